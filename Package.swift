@@ -1,0 +1,59 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Layers, bottom up:
+//   CRabbitMQ, CLibXML2   C bridges (system libraries); only the wrapper layer imports them
+//   AMQPClient            a Swift AMQP 0-9-1 client over rabbitmq-c (one owner thread per connection)
+//   XMLSupport            hardened libxml2 parsing and namespace-aware XPath
+//   cpis                  the one executable; subcommands
+let strictSwift: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "cpis-smsp",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cpis", targets: ["cpis"]),
+        .library(name: "AMQPClient", targets: ["AMQPClient"]),
+        .library(name: "XMLSupport", targets: ["XMLSupport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
+        ),
+        .target(
+            name: "AMQPClient",
+            dependencies: ["CRabbitMQ", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "XMLSupport",
+            dependencies: ["CLibXML2"],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "cpis",
+            dependencies: [
+                "AMQPClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient"], swiftSettings: strictSwift),
+        .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: strictSwift),
+    ]
+)
