@@ -4,7 +4,8 @@ import PackageDescription
 // Layers, bottom up:
 //   CRabbitMQ, CLibXML2   C bridges (system libraries); only the wrapper layer imports them
 //   AMQPClient            a Swift AMQP 0-9-1 client over rabbitmq-c (one owner thread per connection)
-//   XMLSupport            hardened libxml2 parsing and namespace-aware XPath
+//   XMLSupport            hardened libxml2 parsing, namespace-aware XPath, schema validation
+//   CPISDomain            CP-IS and SMSP: NHS numbers, requesters, answers, the SOAP request and response
 //   cpis                  the one executable; subcommands
 let strictSwift: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
@@ -44,16 +45,23 @@ let package = Package(
             dependencies: ["CLibXML2"],
             swiftSettings: strictSwift
         ),
+        .target(
+            name: "CPISDomain",
+            dependencies: ["XMLSupport"],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "cpis",
             dependencies: [
                 "AMQPClient",
+                "CPISDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
         ),
         .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient"], swiftSettings: strictSwift),
+        .testTarget(name: "CPISDomainTests", dependencies: ["CPISDomain", "XMLSupport"], swiftSettings: strictSwift),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: strictSwift),
     ]
 )

@@ -1,0 +1,67 @@
+import Foundation
+
+/// HL7 V3 timestamps (`TS`): `yyyyMMdd[HHmm[ss]][+ZZZZ|-ZZZZ]`.
+///
+/// CP-IS sends plan dates without a zone (`yyyyMMddHHmm`); they are English local times, so a value
+/// without an offset is read in Europe/London (BST or GMT as the date falls).
+enum HL7Time {
+    static let london = TimeZone(identifier: "Europe/London") ?? TimeZone(secondsFromGMT: 0)!
+
+    /// A point in time; nil when `text` is not a TS.
+    static func date(_ text: String) -> Date? {
+        guard let parts = parts(text), parts.digits.count >= 8 else { return nil }
+        var components = DateComponents()
+        components.calendar = Calendar(identifier: .gregorian)
+        components.timeZone = parts.offset.map { TimeZone(secondsFromGMT: $0) } ?? london
+        let digits = parts.digits
+        func number(_ range: Range<Int>) -> Int? {
+            range.upperBound <= digits.count ? Int(String(digits[range])) : nil
+        }
+        components.year = number(0..<4)
+        components.month = number(4..<6)
+        components.day = number(6..<8)
+        components.hour = number(8..<10) ?? 0
+        components.minute = number(10..<12) ?? 0
+        components.second = number(12..<14) ?? 0
+        guard [8, 10, 12, 14].contains(digits.count), components.isValidDate else { return nil }
+        return components.date
+    }
+
+    /// A calendar date (birth dates), ignoring any time of day.
+    static func calendarDate(_ text: String) -> CalendarDate? {
+        guard let digits = parts(text)?.digits, digits.count >= 8,
+              let year = Int(String(digits[0..<4])), let month = Int(String(digits[4..<6])),
+              let day = Int(String(digits[6..<8]))
+        else { return nil }
+        return CalendarDate(year: year, month: month, day: day)
+    }
+
+    /// `yyyyMMddHHmmss` in UTC, for the query's `effectiveTime`.
+    static func timestamp(_ date: Date) -> String {
+        let components = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(secondsFromGMT: 0)!, from: date)
+        return String(format: "%04d%02d%02d%02d%02d%02d+0000", components.year ?? 0, components.month ?? 0,
+                      components.day ?? 0, components.hour ?? 0, components.minute ?? 0, components.second ?? 0)
+    }
+
+    private static func parts(_ text: String) -> (digits: [Character], offset: Int?)? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var digits = Array(trimmed)
+        var offset: Int?
+        if let signIndex = digits.firstIndex(where: { $0 == "+" || $0 == "-" }) {
+            let zone = digits[(signIndex + 1)...]
+            guard zone.count == 4, zone.allSatisfy(\.isASCIIDigit),
+                  let hours = Int(String(zone.prefix(2))), let minutes = Int(String(zone.suffix(2)))
+            else { return nil }
+            offset = (digits[signIndex] == "-" ? -1 : 1) * (hours * 3600 + minutes * 60)
+            digits = Array(digits[..<signIndex])
+        }
+        // Fractions of a second (".123") are allowed by TS; CP-IS does not send them.
+        if let dot = digits.firstIndex(of: ".") { digits = Array(digits[..<dot]) }
+        guard digits.allSatisfy(\.isASCIIDigit) else { return nil }
+        return (digits, offset)
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}

@@ -1,0 +1,60 @@
+/// XML text built by string interpolation in which every interpolated `String` is escaped, so a
+/// value can never change the document's structure; nested `XMLMarkup` is inserted as it is.
+///
+///     let name = "Tom & Jerry <script>"
+///     let markup: XMLMarkup = "<name>\(name)</name>"   // <name>Tom &amp; Jerry &lt;script&gt;</name>
+///
+/// Characters XML 1.0 cannot carry at all (most C0 controls) are replaced with U+FFFD.
+public struct XMLMarkup: Sendable, Hashable, CustomStringConvertible, ExpressibleByStringInterpolation {
+    public private(set) var text: String
+
+    public init(stringLiteral value: String) { text = value }
+
+    public init(stringInterpolation: StringInterpolation) { text = stringInterpolation.text }
+
+    public var description: String { text }
+
+    /// Markup made of `parts`, one after another.
+    public init(joining parts: some Sequence<XMLMarkup>) {
+        text = parts.map(\.text).joined()
+    }
+
+    public struct StringInterpolation: StringInterpolationProtocol {
+        var text = ""
+
+        public init(literalCapacity: Int, interpolationCount: Int) {
+            text.reserveCapacity(literalCapacity + interpolationCount * 16)
+        }
+
+        public mutating func appendLiteral(_ literal: String) { text += literal }
+
+        /// Escaped for both element content and attribute values.
+        public mutating func appendInterpolation(_ value: String) { text += XMLMarkup.escape(value) }
+
+        public mutating func appendInterpolation(_ value: some BinaryInteger) { text += String(value) }
+
+        public mutating func appendInterpolation(_ markup: XMLMarkup) { text += markup.text }
+
+        /// Nothing when nil: for optional elements.
+        public mutating func appendInterpolation(_ markup: XMLMarkup?) { text += markup?.text ?? "" }
+    }
+
+    public static func escape(_ value: String) -> String {
+        var escaped = ""
+        escaped.reserveCapacity(value.utf8.count)
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            case "\"": escaped += "&quot;"
+            case "'": escaped += "&apos;"
+            case "\t", "\n", "\r": escaped.unicodeScalars.append(scalar)
+            case _ where scalar.value < 0x20 || scalar.value == 0xFFFE || scalar.value == 0xFFFF:
+                escaped += "\u{FFFD}"
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
+    }
+}
