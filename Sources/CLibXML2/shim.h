@@ -10,4 +10,8 @@
 #include <libxml/xmlschemas.h>
 #include <libxml/xmlsave.h>
 
+// In libxml2 2.9 `xmlFree` is a global function-pointer variable, which Swift 6 refuses to read
+// (shared mutable state). This wrapper is the one way Swift frees what libxml2 allocated.
+static inline void cpis_xml_free(void *pointer) { xmlFree(pointer); }
+
 #endif

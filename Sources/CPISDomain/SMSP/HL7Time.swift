@@ -43,6 +43,18 @@ enum HL7Time {
                       components.day ?? 0, components.hour ?? 0, components.minute ?? 0, components.second ?? 0)
     }
 
+    /// `yyyyMMddHHmm` in English local time: how CP-IS sends plan dates.
+    static func localMinutes(_ date: Date) -> String {
+        let components = Calendar(identifier: .gregorian).dateComponents(in: london, from: date)
+        return String(format: "%04d%02d%02d%02d%02d", components.year ?? 0, components.month ?? 0,
+                      components.day ?? 0, components.hour ?? 0, components.minute ?? 0)
+    }
+
+    /// `yyyyMMdd`.
+    static func string(_ date: CalendarDate) -> String {
+        String(format: "%04d%02d%02d", date.year, date.month, date.day)
+    }
+
     private static func parts(_ text: String) -> (digits: [Character], offset: Int?)? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         var digits = Array(trimmed)

@@ -169,7 +169,7 @@ public struct SMSPRequestBuilder: Sendable {
         "<id root=\"\(SMSPConstants.odsRoot)\" extension=\"\(organisation.odsCode)\"/><name>\(organisation.name)</name>"
     }
 
-    private static func name(_ name: PersonName) -> XMLMarkup {
+    static func name(_ name: PersonName) -> XMLMarkup {
         let parts: [XMLMarkup] = [
             name.prefix.map { "<prefix>\($0)</prefix>" },
             name.given.map { "<given>\($0)</given>" },

@@ -1,0 +1,40 @@
+import Foundation
+import XMLSupport
+
+/// Validates SMSP requests against the NHS schemas: the Distribution Envelope against ITK's
+/// `distributionEnvelope-v2-0.xsd`, the query payload against CP-IS's `QUPC_MT000006GB01.xsd`.
+///
+/// The schema folder is a setting, so an operator can switch on validation of live traffic as well
+/// as the tests using it. The HL7 schemas are normalised on load (see ``XMLSchema``): libxml2 does
+/// not compile them as shipped.
+public struct SMSPSchemaValidator: Sendable {
+    private let distributionEnvelope: XMLSchema
+    private let queryPayload: XMLSchema
+
+    /// - Parameter directory: a folder holding `itk-schemas/` and `cpis-hl7v3-schemas/` as NHS England
+    ///   publishes them (in this repository's workspace: `../shared/nhs`).
+    public init(directory: URL) throws(XMLError) {
+        distributionEnvelope = try XMLSchema(
+            contentsOf: directory.appending(path: "itk-schemas/distributionEnvelope-v2-0.xsd"))
+        queryPayload = try XMLSchema(
+            contentsOf: directory.appending(path: "cpis-hl7v3-schemas/Schemas/QUPC_MT000006GB01.xsd"),
+            normalisingProhibitedAttributeTypes: true)
+    }
+
+    /// Throws the schema errors (with line numbers) of a request built by ``SMSPRequestBuilder``.
+    public func validate(request: SMSPRequest) throws(XMLError) {
+        let document = try XMLDocument(parsing: Array(request.body.utf8))
+        guard let body = document.rootElement.childElements.first(where: { $0.localName == "Body" }),
+              let envelope = body.childElements.first(where: { $0.localName == "DistributionEnvelope" })
+        else {
+            throw XMLError(code: .schemaInvalid, message: "the request has no SOAP Body with a DistributionEnvelope")
+        }
+        try distributionEnvelope.validate(try XMLDocument(copying: envelope))
+        let payload = envelope.childElements.first { $0.localName == "payloads" }?
+            .childElements.first?.childElements.first
+        guard let payload else {
+            throw XMLError(code: .schemaInvalid, message: "the Distribution Envelope carries no payload")
+        }
+        try queryPayload.validate(try XMLDocument(copying: payload))
+    }
+}
