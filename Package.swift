@@ -7,6 +7,7 @@ import PackageDescription
 //   XMLSupport            hardened libxml2 parsing, namespace-aware XPath, schema validation
 //   CPISDomain            CP-IS and SMSP: NHS numbers, requesters, answers, the SOAP request and response
 //   cpis                  the one executable; subcommands
+//   cpis-bench            benchmarks that print figures (run by Deploy/benchmark.sh)
 let strictSwift: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
@@ -23,6 +24,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
     ],
     targets: [
         .systemLibrary(
@@ -57,6 +59,15 @@ let package = Package(
                 "CPISDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "cpis-bench",
+            dependencies: [
+                "CPISDomain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
             ],
             swiftSettings: strictSwift
         ),

@@ -29,16 +29,8 @@ struct LookupResultJSON: Encodable {
         try container.encode(result.plans.map(PlanJSON.init), forKey: .records)
         try container.encode(result.accessHistory.map(AccessJSON.init), forKey: .accessHistory)
         try container.encode(result.attempts, forKey: .attempts)
-        try container.encode(JSONTime.string(result.completedAt), forKey: .completedAt)
+        try container.encode(UTCTimestamp.string(result.completedAt), forKey: .completedAt)
         try container.encodeIfPresent(result.error, forKey: .error)
-    }
-}
-
-enum JSONTime {
-    /// RFC 3339 in UTC with milliseconds: "2026-11-24T14:30:00.123Z".
-    static func string(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)
-            .dateSeparator(.dash).timeSeparator(.colon))
     }
 }
 
@@ -66,8 +58,8 @@ private struct PlanJSON: Encodable {
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Keys.self)
         try container.encode(plan.type, forKey: .planType)
-        try container.encode(JSONTime.string(plan.start), forKey: .startDate)
-        try container.encode(plan.end.map(JSONTime.string), forKey: .endDate)
+        try container.encode(UTCTimestamp.string(plan.start), forKey: .startDate)
+        try container.encode(plan.end.map(UTCTimestamp.string), forKey: .endDate)
 
         var subject = container.nestedContainer(keyedBy: Keys.self, forKey: .subject)
         switch plan.subject {
@@ -104,7 +96,7 @@ private struct AccessJSON: Encodable {
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Keys.self)
-        try container.encode(JSONTime.string(access.accessedAt), forKey: .accessedAt)
+        try container.encode(UTCTimestamp.string(access.accessedAt), forKey: .accessedAt)
         try container.encode(access.organisation, forKey: .organisation)
         guard let author = access.author else {
             try container.encodeNil(forKey: .author)

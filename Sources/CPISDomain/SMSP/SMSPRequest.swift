@@ -78,8 +78,8 @@ public struct SMSPRequestBuilder: Sendable {
             \(from)<wsa:ReplyTo><wsa:Address>\(SMSPConstants.anonymousAddress)</wsa:Address></wsa:ReplyTo>
             <wsse:Security>
             <wsu:Timestamp wsu:Id="\(ids.timestampID)">
-            <wsu:Created>\(Self.iso8601(now))</wsu:Created>
-            <wsu:Expires>\(Self.iso8601(expires))</wsu:Expires>
+            <wsu:Created>\(UTCTimestamp.string(now))</wsu:Created>
+            <wsu:Expires>\(UTCTimestamp.string(expires))</wsu:Expires>
             </wsu:Timestamp>
             <wsse:UsernameToken><wsse:Username>\(identity.username)</wsse:Username></wsse:UsernameToken>
             </wsse:Security>
@@ -184,10 +184,5 @@ public struct SMSPRequestBuilder: Sendable {
         }
         system.asid = asid
         return Requester(organisation: requester.organisation, author: .system(system))
-    }
-
-    private static func iso8601(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)
-            .timeZone(separator: .omitted).dateSeparator(.dash).timeSeparator(.colon))
     }
 }
