@@ -73,6 +73,8 @@ let package = Package(
         ),
         .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient"], swiftSettings: strictSwift),
         .testTarget(name: "CPISDomainTests", dependencies: ["CPISDomain", "XMLSupport"], swiftSettings: strictSwift),
+        // Drives the built `cpis` executable as a person would (it is built with the tests).
+        .testTarget(name: "cpisTests", dependencies: ["CPISDomain"], swiftSettings: strictSwift),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: strictSwift),
     ]
 )
