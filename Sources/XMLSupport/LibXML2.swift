@@ -1,7 +1,8 @@
+// Every file imports libxml2 `internal`ly, so the compiler refuses any C type in the public API.
 internal import CLibXML2
 
 /// The glue every XMLSupport type shares: libxml2's one-time initialisation and copying strings
-/// out of its memory.
+/// out of its memory (strings never point into libxml2's memory once handed out).
 enum LibXML2 {
     // libxml2 must be initialised once before it is used from several threads. A static stored
     // property is initialised exactly once, thread-safely, on first use.
@@ -16,12 +17,6 @@ enum LibXML2 {
     /// A copy of a NUL-terminated UTF-8 string owned by libxml2, or nil for a null pointer.
     static func string(_ pointer: UnsafePointer<xmlChar>?) -> String? {
         pointer.map { String(cString: $0) }
-    }
-
-    /// A copy of a string libxml2 allocated for the caller, which is then freed.
-    static func takeString(_ pointer: UnsafeMutablePointer<xmlChar>?) -> String? {
-        defer { cpis_xml_free(pointer) }
-        return string(pointer)
     }
 
     /// `message` without the newline libxml2 ends its messages with.
@@ -52,8 +47,8 @@ final class LibXML2ErrorCollector {
         Unmanaged<LibXML2ErrorCollector>.fromOpaque(userData).takeUnretainedValue().record(error.pointee)
     }
 
-    /// Records an error libxml2 reported (not called by libxml2 itself: see ``handler``).
-    func record(_ error: xmlError) {
+    /// Records an error libxml2 reported to ``handler``; warnings are dropped.
+    private func record(_ error: xmlError) {
         guard error.level.rawValue >= XML_ERR_ERROR.rawValue, issues.count < XMLError.maximumIssueCount else {
             return
         }
@@ -65,18 +60,23 @@ final class LibXML2ErrorCollector {
         issues.append(XMLError.Issue(line: error.line > 0 ? Int(error.line) : nil, message: message))
     }
 
-    /// Runs `body` with this collector as the current thread's libxml2 structured-error handler.
+    /// Runs `body` with this collector as the current thread's libxml2 structured-error handler,
+    /// and with the thread's "generic" error messages discarded.
     ///
-    /// Most libxml2 errors go to a per-context handler, which callers set where the API offers one;
-    /// some (encoding conversion, entity loading) are raised with no context and would otherwise go
-    /// to the thread's default handler, which prints to stderr. The handler is per thread in
-    /// libxml2, and `body` is synchronous, so this affects nothing running on other threads; the
-    /// previous handler is restored afterwards.
+    /// libxml2 raises an error to a per-context handler where one is set (callers set one where the
+    /// API offers it), else to the thread's structured handler, else to its generic handler, which
+    /// prints to stderr; a few messages only ever go to the generic handler. The handlers are per
+    /// thread in libxml2, and `body` is synchronous, so this affects nothing running on other
+    /// threads; the previous handlers are restored afterwards.
     func capturing<Result, Failure: Error>(_ body: () throws(Failure) -> Result) throws(Failure) -> Result {
         let savedHandler = __xmlStructuredError().pointee
         let savedContext = __xmlStructuredErrorContext().pointee
+        let savedGenericHandler = cpis_xml_discard_generic_errors()
         xmlSetStructuredErrorFunc(userData, Self.handler)
-        defer { xmlSetStructuredErrorFunc(savedContext, savedHandler) }
+        defer {
+            xmlSetStructuredErrorFunc(savedContext, savedHandler)
+            cpis_xml_restore_generic_errors(savedGenericHandler)
+        }
         return try withExtendedLifetime(self) { () throws(Failure) -> Result in try body() }
     }
 }

@@ -8,7 +8,8 @@ import Foundation
 /// process-wide "external entity loader": one C function pointer, with no user data. To read local
 /// files only, and to normalise each document before libxml2 parses it, a compilation installs
 /// ``loader`` for its duration and puts the old one back afterwards. The global state is contained:
-/// - ``lock`` serialises compilations, so one at a time installs and restores the loader;
+/// - ``lock`` serialises compilations, so one at a time installs and restores the loader (it also
+///   serialises libxml2's lazy, not thread-safe, set-up of the built-in types on first compilation);
 /// - the running compilation is found in the compiling thread's dictionary, so a load on any other
 ///   thread meanwhile (XMLSupport makes none: documents are parsed without loading anything) gets
 ///   libxml2's own no-network loader instead of this compilation's rules.
@@ -21,20 +22,22 @@ final class SchemaCompilation {
     /// Why documents could not be loaded, in the order libxml2 asked for them.
     private var loadFailures: [XMLError.Issue] = []
 
-    /// - Parameter normalising: see ``XMLSchema/init(contentsOf:normalisingProhibitedAttributeTypes:)``.
-    init(normalising: Bool) {
+    private init(normalising: Bool) {
         self.normalising = normalising
     }
 
     /// Compiles the schema in the file at `path`; the caller owns (frees) the result.
-    func compile(path: String) throws(XMLError) -> xmlSchemaPtr {
-        Self.lock.lock()
-        defer { Self.lock.unlock() }
+    ///
+    /// - Parameter normalising: see ``XMLSchema/init(contentsOf:normalisingProhibitedAttributeTypes:)``.
+    static func compile(path: String, normalising: Bool) throws(XMLError) -> xmlSchemaPtr {
+        lock.lock()
+        defer { lock.unlock() }
+        let compilation = SchemaCompilation(normalising: normalising)
         let previousLoader = xmlGetExternalEntityLoader()
-        xmlSetExternalEntityLoader(Self.loader)
-        Thread.current.threadDictionary[Self.threadKey] = self
+        xmlSetExternalEntityLoader(loader)
+        Thread.current.threadDictionary[threadKey] = compilation
         defer {
-            Thread.current.threadDictionary.removeObject(forKey: Self.threadKey)
+            Thread.current.threadDictionary.removeObject(forKey: threadKey)
             xmlSetExternalEntityLoader(previousLoader)
         }
 
@@ -47,11 +50,11 @@ final class SchemaCompilation {
         let schema = collector.capturing { xmlSchemaParse(parserContext) }
         // A document that could not be loaded fails the compilation, even where libxml2 only warns
         // and carries on without it (an import it cannot read).
-        if let schema, loadFailures.isEmpty {
+        if let schema, compilation.loadFailures.isEmpty {
             return schema
         }
         xmlSchemaFree(schema)
-        let issues = Array((loadFailures + collector.issues).prefix(XMLError.maximumIssueCount))
+        let issues = Array((compilation.loadFailures + collector.issues).prefix(XMLError.maximumIssueCount))
         throw XMLError(
             code: .schemaLoad,
             message: "could not compile schema \(path): \(issues.first?.message ?? "libxml2 gave no reason")",

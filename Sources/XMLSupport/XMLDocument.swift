@@ -77,6 +77,8 @@ public final class XMLDocument {
         (pointer, rootNode) = (document, copy)
     }
 
+    // Freeing in deinit, rather than an explicit close(), because it only releases memory: it
+    // cannot block or fail, and no element can outlive the document (each one holds it).
     deinit {
         // Detached nodes first: freeing them may consult the document's string dictionary.
         for node in detachedNodes {

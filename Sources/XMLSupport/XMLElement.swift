@@ -25,8 +25,8 @@ public struct XMLElement: Hashable {
         LibXML2.string(node.pointee.ns?.pointee.href)
     }
 
-    /// The line of the element's start tag in the parsed input, when known (lines past 65535 all
-    /// read 65535).
+    /// The line of the element's start tag in the parsed input (for a tag over several lines, the
+    /// line it ends on), when known; lines past 65535 all read 65535.
     public var line: Int? {
         let line = xmlGetLineNo(node)
         return line > 0 ? line : nil

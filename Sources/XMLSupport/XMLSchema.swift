@@ -17,7 +17,8 @@ public final class XMLSchema: @unchecked Sendable {
     /// The schema file, for messages.
     private let path: String
 
-    /// Compiles the schema in a local file.
+    /// Compiles the schema in a local file. This reads files and takes a moment: do it once, at
+    /// start-up, and share the schema.
     ///
     /// - Parameters:
     ///   - url: a `file:` URL.
@@ -34,12 +35,15 @@ public final class XMLSchema: @unchecked Sendable {
     public init(contentsOf url: URL, normalisingProhibitedAttributeTypes: Bool = false) throws(XMLError) {
         LibXML2.initialise()
         guard url.isFileURL else {
-            throw XMLError(code: .schemaLoad, message: "schemas are read from local files only, not \(url.absoluteString)")
+            throw XMLError(
+                code: .schemaLoad, message: "schemas are read from local files only, not \(url.absoluteString)"
+            )
         }
         path = url.standardizedFileURL.path
-        schema = try SchemaCompilation(normalising: normalisingProhibitedAttributeTypes).compile(path: path)
+        schema = try SchemaCompilation.compile(path: path, normalising: normalisingProhibitedAttributeTypes)
     }
 
+    // Freeing in deinit only releases memory: it cannot block or fail.
     deinit {
         xmlSchemaFree(schema)
     }

@@ -77,7 +77,9 @@ enum XPath {
         var elements: [XMLElement] = []
         for node in try nodes(expression, namespaces: namespaces, in: document, from: contextNode) {
             guard node.pointee.type == XML_ELEMENT_NODE else {
-                throw XMLError(code: .xpath, message: "XPath expression \(expression) selects nodes that are not elements")
+                throw XMLError(
+                    code: .xpath, message: "XPath expression '\(expression)' selects nodes that are not elements"
+                )
             }
             elements.append(XMLElement(document: document, node: node))
         }
@@ -96,7 +98,9 @@ enum XPath {
         case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
             return LibXML2.string(node.pointee.content) ?? ""
         default:
-            throw XMLError(code: .xpath, message: "XPath expression \(expression) selects a node with no string value here")
+            throw XMLError(
+                code: .xpath, message: "XPath expression '\(expression)' selects a node with no string value here"
+            )
         }
     }
 
@@ -115,21 +119,22 @@ enum XPath {
             }
         }
         context.pointee.node = contextNode
+        // Not the context's own `error` callback: libxml2 2.9 hands that one the error without its
+        // message. With no callback set it raises the error, message included, to the thread's
+        // handler, which `capturing` sets.
         let collector = LibXML2ErrorCollector()
-        context.pointee.error = LibXML2ErrorCollector.handler
-        context.pointee.userData = collector.userData
         guard let result = collector.capturing({ xmlXPathEval(expression, context) }) else {
             let reason = collector.issues.first?.message ?? "libxml2 gave no reason"
-            throw XMLError(code: .xpath, message: "invalid XPath expression \(expression): \(reason)")
+            throw XMLError(code: .xpath, message: "invalid XPath expression '\(expression)': \(reason)")
         }
         defer { xmlXPathFreeObject(result) }
         guard result.pointee.type == XPATH_NODESET else {
-            throw XMLError(code: .xpath, message: "XPath expression \(expression) does not select nodes")
+            throw XMLError(code: .xpath, message: "XPath expression '\(expression)' does not select nodes")
         }
         guard let set = result.pointee.nodesetval, let table = set.pointee.nodeTab else { return [] }
         let nodes = UnsafeBufferPointer(start: table, count: Int(set.pointee.nodeNr)).compactMap { $0 }
         guard !nodes.contains(where: { $0.pointee.type == XML_NAMESPACE_DECL }) else {
-            throw XMLError(code: .xpath, message: "XPath expression \(expression) selects namespace nodes")
+            throw XMLError(code: .xpath, message: "XPath expression '\(expression)' selects namespace nodes")
         }
         return nodes
     }
