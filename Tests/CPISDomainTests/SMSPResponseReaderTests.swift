@@ -113,7 +113,7 @@ struct SMSPResponseReaderTests {
         ("<html><body><h1>502 Bad Gateway</h1></body></html>", .notSOAP, "<html>"),
         ("<!DOCTYPE html><html><body>Bad Gateway<br></body></html>", .unreadable, "HTML page"),
         ("<soap:Envelope xmlns:soap='http://schemas.xmlsoap.org/soap/envelope/'><soap:Body>", .unreadable, "not well-formed"),
-        ("\u{00}\u{01}binary", .unreadable, "not well-formed"),
+        ("%PDF-1.4 binary", .unreadable, "not well-formed"),
         ("<soap:Envelope xmlns:soap='http://schemas.xmlsoap.org/soap/envelope/'/>", .notSOAP, "no Body"),
         ("<soap:Envelope xmlns:soap='http://schemas.xmlsoap.org/soap/envelope/'><soap:Body><x/></soap:Body></soap:Envelope>",
          .notSOAP, "<x>"),

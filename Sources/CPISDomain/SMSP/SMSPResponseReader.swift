@@ -160,68 +160,30 @@ public enum SMSPResponseReader {
         if let child = subject.child("COCT_TP145101GB01.Child") {
             let person = child.child("childPerson")
             return .child(nhsNumber: child.child("id")?.attribute("extension")?.trimmed,
-                          name: person?.child("name").map(readName),
+                          name: person?.child("name").map(SMSPRequestReader.readName),
                           birthDate: person?.child("birthTime")?.attribute("value").flatMap(HL7Time.calendarDate))
         }
         if let mother = subject.child("COCT_TP145100GB01.UnbornChild")?.child("parentMotherPerson") {
             return .unbornChild(mother: PlanSubject.Mother(
                 nhsNumber: mother.child("playedMother")?.child("id")?.attribute("extension")?.trimmed,
-                name: mother.child("name").map(readName),
+                name: mother.child("name").map(SMSPRequestReader.readName),
                 birthDate: mother.child("birthTime")?.attribute("value").flatMap(HL7Time.calendarDate)))
         }
         return nil
     }
 
-    private static func readAccess(_ query: XMLElement) throws(SMSPResponseError) -> AccessRecord {
-        guard let timeText = query.child("effectiveTime")?.attribute("value") else {
+    private static func readAccess(_ element: XMLElement) throws(SMSPResponseError) -> AccessRecord {
+        let query = SMSPRequestReader.readQuery(element)
+        guard let timeText = query.effectiveTime else {
             throw malformed("an access history entry has no time (effectiveTime)")
         }
         guard let accessedAt = HL7Time.date(timeText) else {
             throw malformed("an access history time '\(timeText)' is not an HL7 date")
         }
-        guard let author = query.child("author") else {
-            return AccessRecord(accessedAt: accessedAt, organisation: nil, author: nil)
-        }
-        if let person = author.child("COCT_TP145102GB01.AssignedAuthor") {
-            let sdsUserId = person.children("id").first { $0.attribute("root") == SMSPConstants.sdsUserIdRoot }?
-                .attribute("extension")
-            return AccessRecord(
-                accessedAt: accessedAt,
-                organisation: person.child("representedOrganization").flatMap(readOrganisation),
-                author: .user(name: person.child("assignedAuthorPerson")?.child("name").map(readName),
-                              jobRole: person.child("code").flatMap(readJobRole), sdsUserId: sdsUserId))
-        }
-        if let system = author.child("COCT_TP145104GB01.System") {
-            let responsible = system.child("indirectAuthority")?.child("superiorAssignedEntity")
-            return AccessRecord(
-                accessedAt: accessedAt,
-                organisation: system.child("maintainingOrganization").flatMap(readOrganisation),
-                author: .system(asid: system.child("id")?.attribute("extension"),
-                                nominatedPerson: responsible?.child("assignedPerson")?.child("name").map(readName),
-                                jobRole: responsible?.child("code").flatMap(readJobRole)))
-        }
-        return AccessRecord(accessedAt: accessedAt, organisation: nil, author: nil)
+        return AccessRecord(accessedAt: accessedAt, organisation: query.organisation, author: query.author)
     }
 
     // MARK: Parts
-
-    private static func readName(_ name: XMLElement) -> PersonName {
-        func part(_ partName: String) -> String? {
-            let parts = name.children(partName).map(\.trimmedText).filter { !$0.isEmpty }
-            return parts.isEmpty ? nil : parts.joined(separator: " ")
-        }
-        return PersonName(prefix: part("prefix"), given: part("given"), family: part("family"))
-    }
-
-    private static func readOrganisation(_ organisation: XMLElement) -> Organisation? {
-        guard let odsCode = organisation.child("id")?.attribute("extension") else { return nil }
-        return Organisation(odsCode: odsCode, name: organisation.child("name")?.trimmedText ?? "")
-    }
-
-    private static func readJobRole(_ code: XMLElement) -> JobRole? {
-        guard let value = code.attribute("code") else { return nil }
-        return JobRole(code: value, displayName: code.attribute("displayName") ?? "")
-    }
 
     private static func readFault(_ fault: XMLElement) -> SOAPFault {
         // faultcode and faultstring are unqualified in SOAP 1.1; the toolkit details are looked up by
