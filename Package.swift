@@ -6,6 +6,7 @@ import PackageDescription
 //   AMQPClient            a Swift AMQP 0-9-1 client over rabbitmq-c (one owner thread per connection)
 //   XMLSupport            hardened libxml2 parsing, namespace-aware XPath, schema validation
 //   CPISDomain            CP-IS and SMSP: NHS numbers, requesters, answers, the SOAP request and response
+//   SMSPSimulator         a CP-IS SMSP endpoint's behaviour (test tool checks, answers, history, faults)
 //   cpis                  the one executable; subcommands
 //   cpis-bench            benchmarks that print figures (run by Deploy/benchmark.sh)
 let strictSwift: [SwiftSetting] = [
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -52,6 +54,11 @@ let package = Package(
             dependencies: ["XMLSupport"],
             swiftSettings: strictSwift
         ),
+        .target(
+            name: "SMSPSimulator",
+            dependencies: ["CPISDomain", "XMLSupport", "Yams"],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "cpis",
             dependencies: [
@@ -75,6 +82,8 @@ let package = Package(
         .testTarget(name: "CPISDomainTests", dependencies: ["CPISDomain", "XMLSupport"], swiftSettings: strictSwift),
         // Drives the built `cpis` executable as a person would (it is built with the tests).
         .testTarget(name: "cpisTests", dependencies: ["CPISDomain"], swiftSettings: strictSwift),
+        .testTarget(name: "SMSPSimulatorTests", dependencies: ["SMSPSimulator", "CPISDomain"],
+                    swiftSettings: strictSwift),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: strictSwift),
     ]
 )
