@@ -85,23 +85,13 @@ public struct SMSPRequestBuilder: Sendable {
             </wsse:Security>
             </soap:Header>
             <soap:Body>
-            <itk:DistributionEnvelope>
-            <itk:header service="\(SMSPConstants.requestService)" trackingid="\(ids.trackingID)">
-            <itk:auditIdentity><itk:id uri="urn:nhs-uk:identity:ods:\(ods):\(localUser)"/></itk:auditIdentity>
-            <itk:manifest count="1">
-            <itk:manifestitem id="uuid_\(ids.payloadID)" mimetype="text/xml" profileid="\(identity.profileId)"/>
-            </itk:manifest>
-            <itk:senderAddress uri="urn:nhs-uk:addressing:ods:\(identity.senderODSCode ?? ods)"/>
-            <itk:handlingSpecification>
-            <itk:spec key="\(SMSPConstants.interactionKey)" value="\(SMSPConstants.queryInteraction)"/>
-            </itk:handlingSpecification>
-            </itk:header>
-            <itk:payloads count="1">
-            <itk:payload id="uuid_\(ids.payloadID)">
-            \(Self.queryStub(nhsNumber: nhsNumber, requester: requester, at: now, id: ids.queryID))
-            </itk:payload>
-            </itk:payloads>
-            </itk:DistributionEnvelope>
+            \(DistributionEnvelope(
+                service: SMSPConstants.requestService, trackingID: ids.trackingID,
+                auditIdentity: "urn:nhs-uk:identity:ods:\(ods):\(localUser)", payloadID: ids.payloadID,
+                profileID: identity.profileId, senderODSCode: identity.senderODSCode ?? ods,
+                interaction: SMSPConstants.queryInteraction,
+                payload: Self.queryStub(nhsNumber: nhsNumber, requester: requester, at: now, id: ids.queryID)
+            ).markup(declaringNamespace: false))
             </soap:Body>
             </soap:Envelope>
             """

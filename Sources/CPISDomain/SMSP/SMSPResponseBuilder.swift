@@ -55,25 +55,11 @@ public enum SMSPResponseBuilder {
     public static func distributionEnvelope(_ answer: CPISAnswer, trackingID: String, senderODSCode: String)
         -> XMLMarkup
     {
-        let payloadID = UUID().uuidString
-        return """
-            <itk:DistributionEnvelope xmlns:itk="\(SMSPNamespaces.itk)">
-            <itk:header service="\(SMSPConstants.responseService)" trackingid="\(trackingID)">
-            <itk:manifest count="1">
-            <itk:manifestitem mimetype="text/xml" id="uuid_\(payloadID)" profileid="\(SMSPConstants.responseProfile)"/>
-            </itk:manifest>
-            <itk:senderAddress uri="urn:nhs-uk:addressing:ods:\(senderODSCode)"/>
-            <itk:handlingSpecification>
-            <itk:spec key="\(SMSPConstants.interactionKey)" value="\(SMSPConstants.responseInteraction)"/>
-            </itk:handlingSpecification>
-            </itk:header>
-            <itk:payloads count="1">
-            <itk:payload id="uuid_\(payloadID)">
-            \(payload(answer))
-            </itk:payload>
-            </itk:payloads>
-            </itk:DistributionEnvelope>
-            """
+        DistributionEnvelope(service: SMSPConstants.responseService, trackingID: trackingID, auditIdentity: nil,
+                             payloadID: UUID().uuidString, profileID: SMSPConstants.responseProfile,
+                             senderODSCode: senderODSCode, interaction: SMSPConstants.responseInteraction,
+                             payload: payload(answer))
+            .markup(declaringNamespace: true)
     }
 
     /// The HL7 payload, `CP-ISNHSQueryResponse` (REPC_MT000012GB01).
