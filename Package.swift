@@ -7,6 +7,7 @@ import PackageDescription
 //   XMLSupport            hardened libxml2 parsing, namespace-aware XPath, schema validation
 //   CPISDomain            CP-IS and SMSP: NHS numbers, requesters, answers, the SOAP request and response
 //   SMSPSimulator         a CP-IS SMSP endpoint's behaviour (test tool checks, answers, history, faults)
+//   Worker                the lookup worker: intake, bounded SMSP calls, retries, results, notifications
 //   cpis                  the one executable; subcommands
 //   cpis-bench            benchmarks that print figures (run by Deploy/benchmark.sh)
 let strictSwift: [SwiftSetting] = [
@@ -59,6 +60,11 @@ let package = Package(
             dependencies: ["CPISDomain", "XMLSupport", "Yams"],
             swiftSettings: strictSwift
         ),
+        .target(
+            name: "Worker",
+            dependencies: ["AMQPClient", "CPISDomain", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "cpis",
             dependencies: [
@@ -84,6 +90,7 @@ let package = Package(
         .testTarget(name: "cpisTests", dependencies: ["CPISDomain"], swiftSettings: strictSwift),
         .testTarget(name: "SMSPSimulatorTests", dependencies: ["SMSPSimulator", "CPISDomain"],
                     swiftSettings: strictSwift),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker"], swiftSettings: strictSwift),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: strictSwift),
     ]
 )
