@@ -84,13 +84,18 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient"], swiftSettings: strictSwift),
+        // Finds the real broker the integration tests use (Deploy/test.sh starts one).
+        .target(name: "BrokerTestSupport",
+                dependencies: ["AMQPClient", .product(name: "Logging", package: "swift-log")], path: "Tests/BrokerTestSupport",
+                swiftSettings: strictSwift),
+        .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient", "BrokerTestSupport"],
+                    swiftSettings: strictSwift),
         .testTarget(name: "CPISDomainTests", dependencies: ["CPISDomain", "XMLSupport"], swiftSettings: strictSwift),
         // Drives the built `cpis` executable as a person would (it is built with the tests).
         .testTarget(name: "cpisTests", dependencies: ["CPISDomain"], swiftSettings: strictSwift),
         .testTarget(name: "SMSPSimulatorTests", dependencies: ["SMSPSimulator", "CPISDomain"],
                     swiftSettings: strictSwift),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker"], swiftSettings: strictSwift),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "BrokerTestSupport"], swiftSettings: strictSwift),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: strictSwift),
     ]
 )

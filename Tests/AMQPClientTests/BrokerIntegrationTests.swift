@@ -1,4 +1,5 @@
 import AMQPClient
+import BrokerTestSupport
 import Foundation
 import Synchronization
 import Testing

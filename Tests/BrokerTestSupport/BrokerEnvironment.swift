@@ -6,27 +6,28 @@ import Testing
 
 /// The real broker the integration tests talk to, found through environment variables with the
 /// defaults of `Deploy/local-broker.sh` (which `Deploy/test.sh` starts and exports).
-enum BrokerEnvironment {
-    static let environment = ProcessInfo.processInfo.environment
-    static let amqpURL = environment["CPIS_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5682/"
-    static let amqpsURL = environment["CPIS_AMQPS_URL"] ?? "amqps://guest:guest@localhost:5681/"
-    static let tlsDirectory = environment["CPIS_TLS_DIR"] ?? ".local/broker/certs"
-    static let rabbitmqctl = environment["CPIS_RABBITMQCTL"] ?? ".local/broker/rabbitmqctl"
+/// Shared by the test targets that talk to the real broker.
+public enum BrokerEnvironment {
+    public static let environment = ProcessInfo.processInfo.environment
+    public static let amqpURL = environment["CPIS_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5682/"
+    public static let amqpsURL = environment["CPIS_AMQPS_URL"] ?? "amqps://guest:guest@localhost:5681/"
+    public static let tlsDirectory = environment["CPIS_TLS_DIR"] ?? ".local/broker/certs"
+    public static let rabbitmqctl = environment["CPIS_RABBITMQCTL"] ?? ".local/broker/rabbitmqctl"
 
-    static var logger: Logger {
+    public static var logger: Logger {
         var logger = Logger(label: "test.amqp")
         logger.logLevel = .warning
         return logger
     }
 
-    static func tls(ca: String = "ca.pem", clientCertificate: Bool = true) -> AMQPConfiguration.TLS {
+    public static func tls(ca: String = "ca.pem", clientCertificate: Bool = true) -> AMQPConfiguration.TLS {
         AMQPConfiguration.TLS(
             caCertificateFile: "\(tlsDirectory)/\(ca)",
             certificateFile: clientCertificate ? "\(tlsDirectory)/client.pem" : nil,
             keyFile: clientCertificate ? "\(tlsDirectory)/client.key" : nil)
     }
 
-    static func configuration(tls: Bool = false, heartbeat: Duration = .seconds(30)) throws -> AMQPConfiguration {
+    public static func configuration(tls: Bool = false, heartbeat: Duration = .seconds(30)) throws -> AMQPConfiguration {
         var configuration = tls ? try AMQPConfiguration(url: amqpsURL, tls: Self.tls())
                                 : try AMQPConfiguration(url: amqpURL)
         configuration.heartbeat = heartbeat
@@ -35,7 +36,7 @@ enum BrokerEnvironment {
         return configuration
     }
 
-    static func connect(tls: Bool = false, heartbeat: Duration = .seconds(30),
+    public static func connect(tls: Bool = false, heartbeat: Duration = .seconds(30),
                         onReturnedMessage: (@Sendable (AMQPReturnedMessage) -> Void)? = nil) async throws
         -> AMQPConnection
     {
@@ -48,13 +49,13 @@ enum BrokerEnvironment {
         }
     }
 
-    static func uniqueName(_ purpose: String) -> String {
+    public static func uniqueName(_ purpose: String) -> String {
         "test.\(purpose).\(UUID().uuidString.prefix(8).lowercased())"
     }
 
     /// Runs `rabbitmqctl` against the test node and returns what it printed.
     @discardableResult
-    static func ctl(_ arguments: String...) throws -> String {
+    public static func ctl(_ arguments: String...) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: rabbitmqctl)
         process.arguments = arguments
@@ -73,7 +74,7 @@ enum BrokerEnvironment {
 
     /// The messages left in a queue, counted from a fresh connection so that whatever the test's own
     /// connection had not settled is back in the queue and counted too.
-    static func messagesLeft(in queue: String) async throws -> Int {
+    public static func messagesLeft(in queue: String) async throws -> Int {
         let observer = try await connect()
         let state = try await observer.inspect(queue: queue)
         try await observer.deleteQueue(queue)
@@ -83,18 +84,20 @@ enum BrokerEnvironment {
 }
 
 /// Collects deliveries from the connection's thread so a test can wait for them.
-final class DeliveryInbox: Sendable {
+public final class DeliveryInbox: Sendable {
     private let deliveries = Mutex<[AMQPDelivery]>([])
 
-    var handler: @Sendable (AMQPDelivery) -> Void {
+    public init() {}
+
+    public var handler: @Sendable (AMQPDelivery) -> Void {
         { delivery in self.deliveries.withLock { $0.append(delivery) } }
     }
 
-    var all: [AMQPDelivery] { deliveries.withLock { $0 } }
+    public var all: [AMQPDelivery] { deliveries.withLock { $0 } }
 
     /// Waits until `predicate` holds for what has arrived, or fails the test after `timeout`.
     @discardableResult
-    func wait(for description: String, timeout: Duration = .seconds(20),
+    public func wait(for description: String, timeout: Duration = .seconds(20),
               until predicate: ([AMQPDelivery]) -> Bool) async throws -> [AMQPDelivery] {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -107,7 +110,7 @@ final class DeliveryInbox: Sendable {
     }
 
     @discardableResult
-    func wait(count: Int, timeout: Duration = .seconds(20)) async throws -> [AMQPDelivery] {
+    public func wait(count: Int, timeout: Duration = .seconds(20)) async throws -> [AMQPDelivery] {
         try await wait(for: "\(count) deliveries", timeout: timeout) { $0.count >= count }
     }
 }

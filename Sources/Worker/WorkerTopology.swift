@@ -1,0 +1,70 @@
+import AMQPClient
+
+/// The queues and exchanges of the AMQP contract (`message-contract.md`, "Topology"), declared
+/// idempotently by every worker at start (and again by the AMQP client after each recovery).
+///
+/// Dead-lettering: what the broker dead-letters from the lookup queues (a triage caller's
+/// `expiration` ran out while the request waited; a message delivered `deliveryLimit` times without
+/// being settled) goes through a fanout exchange to the parking lot `dead`, kept for inspection, and
+/// to `unanswered`, which the worker consumes to give each such request its one result (`expired`,
+/// or `failed`). RabbitMQ cannot route on the dead-letter reason (headers exchanges ignore `x-`
+/// headers), hence the copy rather than a split. Requests the worker itself refuses are published
+/// straight to `dead`, with the reason in headers. Retry queues hold a message for their delay, then
+/// dead-letter it through the default exchange with its original routing key: the queue it came
+/// from. All dead-lettering is at-least-once.
+public struct WorkerTopology: Sendable, Hashable {
+    public var triage = "cpis.lookup.triage"
+    public var batch = "cpis.lookup.batch"
+    public var dead = "cpis.lookup.dead"
+    public var unanswered = "cpis.lookup.unanswered"
+    public var deadLetterExchange = "cpis.lookup.dead-letter"
+    public var results = "cpis.lookup.results"
+    public var retryPrefix = "cpis.lookup.retry"
+    public var accessExchange = "cpis.access"
+    public var audit = "cpis.access.audit"
+    /// Deliveries of one message before the broker dead-letters it (a message that crashes workers
+    /// must not do so forever).
+    public var deliveryLimit = 5
+    /// One retry queue per backoff step.
+    public var retryDelays: [Duration] = [.seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16)]
+
+    public init() {}
+
+    public func queue(for lane: LookupLane) -> String { lane == .triage ? triage : batch }
+
+    /// The retry exchange (and queue) for a delay step, e.g. `cpis.lookup.retry.4s`.
+    public func retryName(step: Int) -> String {
+        let delay = retryDelays[min(step, retryDelays.count - 1)]
+        let milliseconds = delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000
+        return milliseconds % 1000 == 0 ? "\(retryPrefix).\(milliseconds / 1000)s" : "\(retryPrefix).\(milliseconds)ms"
+    }
+
+    public func declare(on connection: AMQPConnection) async throws(AMQPError) {
+        let atLeastOnce: AMQPTable = ["x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"]
+        try await connection.declare(AMQPExchange(name: deadLetterExchange, kind: .fanout))
+        for queue in [dead, unanswered] {
+            try await connection.declare(AMQPQueue.quorum(queue))
+            try await connection.bind(AMQPBinding(queue: queue, exchange: deadLetterExchange, routingKey: ""))
+        }
+        for lane in LookupLane.allCases {
+            try await connection.declare(AMQPQueue.quorum(queue(for: lane), arguments: atLeastOnce.merging([
+                "x-delivery-limit": .int(Int64(deliveryLimit)),
+                "x-dead-letter-exchange": .string(deadLetterExchange),
+            ]) { $1 }))
+        }
+        for step in retryDelays.indices {
+            let name = retryName(step: step)
+            let delay = retryDelays[step]
+            try await connection.declare(AMQPExchange(name: name, kind: .fanout))
+            try await connection.declare(AMQPQueue.quorum(name, arguments: atLeastOnce.merging([
+                "x-message-ttl": .int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000),
+                "x-dead-letter-exchange": "",
+            ]) { $1 }))
+            try await connection.bind(AMQPBinding(queue: name, exchange: name, routingKey: ""))
+        }
+        try await connection.declare(AMQPQueue.quorum(results))
+        try await connection.declare(AMQPExchange(name: accessExchange, kind: .topic))
+        try await connection.declare(AMQPQueue.quorum(audit))
+        try await connection.bind(AMQPBinding(queue: audit, exchange: accessExchange, routingKey: "#"))
+    }
+}
