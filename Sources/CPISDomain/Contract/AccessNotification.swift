@@ -1,0 +1,64 @@
+import Foundation
+
+/// The contract's access notification (`message-contract.md`, "Access notification"): the local
+/// audit record that a CP-IS access happened, and which local authorities CP-IS will have notified.
+/// One per lookup that CP-IS answered (records found or no record); none for lookups that never
+/// reached CP-IS.
+public struct AccessNotification: Sendable, Hashable {
+    public var requestId: String
+    public var nhsNumber: String
+    public var accessedAt: Date
+    public var requester: Requester
+    public var outcome: LookupResult.Outcome
+    public var localAuthoritiesNotified: [Organisation]
+
+    public init(requestId: String, nhsNumber: String, accessedAt: Date, requester: Requester,
+                outcome: LookupResult.Outcome, localAuthoritiesNotified: [Organisation]) {
+        self.requestId = requestId
+        self.nhsNumber = nhsNumber
+        self.accessedAt = accessedAt
+        self.requester = requester
+        self.outcome = outcome
+        self.localAuthoritiesNotified = localAuthoritiesNotified
+    }
+
+    /// `<requester ODS>.<local authority ODS>`, `none` when no local authority was notified; with
+    /// several, the first (each plan's authority is listed in the body).
+    public var routingKey: String {
+        "\(requester.organisation.odsCode).\(localAuthoritiesNotified.first?.odsCode ?? "none")"
+    }
+
+    public func json() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array((try? encoder.encode(Wire(self))) ?? Data())
+    }
+
+    private struct Wire: Encodable {
+        struct RequesterWire: Encodable {
+            var organisation: Organisation
+            var user: UserAuthor?
+            var system: SystemAuthor?
+        }
+        var requestId: String
+        var nhsNumber: String
+        var accessedAt: String
+        var requester: RequesterWire
+        var outcome: LookupResult.Outcome
+        var localAuthoritiesNotified: [Organisation]
+
+        init(_ notification: AccessNotification) {
+            requestId = notification.requestId
+            nhsNumber = notification.nhsNumber
+            accessedAt = UTCTimestamp.string(notification.accessedAt)
+            switch notification.requester.author {
+            case .user(let user):
+                requester = RequesterWire(organisation: notification.requester.organisation, user: user)
+            case .system(let system):
+                requester = RequesterWire(organisation: notification.requester.organisation, system: system)
+            }
+            outcome = notification.outcome
+            localAuthoritiesNotified = notification.localAuthoritiesNotified
+        }
+    }
+}
