@@ -2,8 +2,9 @@
 import PackageDescription
 
 // Layers, bottom up:
-//   CRabbitMQ, CLibXML2   C bridges (system libraries); only the wrapper layer imports them
+//   CRabbitMQ, CLibXML2, COpenSSL   C bridges (system libraries); only the wrapper layer imports them
 //   AMQPClient            a Swift AMQP 0-9-1 client over rabbitmq-c (one owner thread per connection)
+//   HTTPTransport         blocking HTTP/1.1 client and server over OpenSSL (mutual TLS, keep-alive)
 //   XMLSupport            hardened libxml2 parsing, namespace-aware XPath, schema validation
 //   CPISDomain            CP-IS and SMSP: NHS numbers, requesters, answers, the SOAP request and response
 //   SMSPSimulator         a CP-IS SMSP endpoint's behaviour (test tool checks, answers, history, faults)
@@ -36,6 +37,11 @@ let package = Package(
             providers: [.apt(["librabbitmq-dev"])]
         ),
         .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
             name: "CLibXML2",
             pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"])]
@@ -51,18 +57,24 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
+            name: "HTTPTransport",
+            dependencies: ["COpenSSL", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift
+        ),
+        .target(
             name: "CPISDomain",
             dependencies: ["XMLSupport"],
             swiftSettings: strictSwift
         ),
         .target(
             name: "SMSPSimulator",
-            dependencies: ["CPISDomain", "XMLSupport", "Yams"],
+            dependencies: ["CPISDomain", "HTTPTransport", "XMLSupport", "Yams",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         .target(
             name: "Worker",
-            dependencies: ["AMQPClient", "CPISDomain", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AMQPClient", "CPISDomain", "HTTPTransport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         .executableTarget(
@@ -70,6 +82,8 @@ let package = Package(
             dependencies: [
                 "AMQPClient",
                 "CPISDomain",
+                "SMSPSimulator",
+                "Worker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

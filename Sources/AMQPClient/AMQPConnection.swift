@@ -143,6 +143,12 @@ public final class AMQPConnection: Sendable {
         settle(delivery, .ack, completion: completion)
     }
 
+    /// Negative acknowledgement; `completion` runs on the connection's thread once it is written.
+    public func nack(_ delivery: AMQPDelivery, requeue: Bool,
+                     completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+        settle(delivery, .nack(requeue: requeue), completion: completion)
+    }
+
     private func settle(_ delivery: AMQPDelivery, _ settlement: Settlement, completion: @escaping Completion) {
         mailbox.post(.settle(deliveryTag: delivery.deliveryTag, channelGeneration: delivery.channelGeneration,
                              settlement, completion))

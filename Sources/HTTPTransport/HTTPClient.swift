@@ -1,0 +1,302 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// A blocking HTTP/1.1 client over plain TCP or TLS (optionally mutual TLS) that keeps connections
+/// alive and reuses them per host and port.
+///
+/// Threading: ``execute(_:url:timeout:)`` blocks the calling thread for the whole exchange, so call
+/// it from a thread or a Dispatch queue, never from Swift concurrency's cooperative pool (an `async`
+/// function), whose few threads must not block. Any number of threads may execute requests at once:
+/// each exchange has a connection to itself; idle connections wait in a pool guarded by a mutex.
+///
+/// Timeouts: the `timeout` of a request bounds the whole exchange (connect, TLS handshake, writing
+/// the request, reading the response), enforced with `poll(2)` on non-blocking sockets; making a new
+/// connection is also bounded by `connectTimeout`.
+///
+/// Failures are never retried: a repeated SMSP query would notify a social worker twice. Every
+/// failure reaches the caller, and ``HTTPTransportError/requestMayHaveBeenProcessed`` says whether
+/// the server may have acted on the request. To keep stale pooled connections from failing requests,
+/// an idle connection is checked before reuse (anything readable or a hang-up means the server
+/// closed it) and replaced by a new one if it is no longer usable.
+///
+/// Responses: bodies framed by Content-Length, chunked or the end of the connection, up to
+/// `maximumResponseBodyBytes`; `Connection: close` is honoured; interim 1xx responses are skipped.
+public final class HTTPClient: Sendable {
+    private let tls: TLSContext?
+    private let connectTimeout: Duration
+    private let maximumIdleConnectionsPerHost: Int
+    private let idleTimeout: Duration
+    private let maximumResponseBodyBytes: Int
+    private let logger: Logger
+    private let pool = Mutex(Pool())
+
+    /// Response heads larger than this are a protocol error.
+    private static let maximumResponseHeadBytes = 64 * 1024
+
+    private struct Pool {
+        var isShutDown = false
+        /// Idle connections per endpoint key, the most recently used last.
+        var idle: [String: [IdleConnection]] = [:]
+    }
+
+    private struct IdleConnection {
+        let connection: Connection
+        let idleSince: ContinuousClock.Instant
+    }
+
+    /// Loads the TLS configuration (when given).
+    ///
+    /// - Parameters:
+    ///   - tls: A ``TLSConfiguration/client(caFile:certificateFile:keyFile:verifyHostname:)``
+    ///     configuration for `https` URLs, or `nil` for `http` only.
+    ///   - connectTimeout: The longest a new connection (TCP and TLS handshake) may take.
+    ///   - maximumIdleConnectionsPerHost: How many idle connections to keep per host and port.
+    ///   - idleTimeout: Idle connections older than this are closed rather than reused.
+    ///   - maximumResponseBodyBytes: Larger response bodies fail with ``HTTPTransportError/Code/bodyTooLarge``.
+    /// - Throws: ``HTTPTransportError/Code/invalidConfiguration`` for an unusable TLS configuration.
+    public init(tls: TLSConfiguration?, connectTimeout: Duration = .seconds(5), maximumIdleConnectionsPerHost: Int = 32,
+                idleTimeout: Duration = .seconds(60), maximumResponseBodyBytes: Int = 8 * 1024 * 1024,
+                logger: Logger = Logger(label: "cpis.http.client")) throws(HTTPTransportError) {
+        if let tls, tls.role != .client {
+            throw HTTPTransportError(.invalidConfiguration, "a client needs a TLSConfiguration.client(...) configuration")
+        }
+        self.tls = try tls.map { configuration throws(HTTPTransportError) in try TLSContext(configuration) }
+        self.connectTimeout = connectTimeout
+        self.maximumIdleConnectionsPerHost = maximumIdleConnectionsPerHost
+        self.idleTimeout = idleTimeout
+        self.maximumResponseBodyBytes = maximumResponseBodyBytes
+        self.logger = logger
+    }
+
+    /// Sends `request` to the server of `url` and returns its response, blocking until it has
+    /// arrived, failed or `timeout` has passed. Never retries.
+    ///
+    /// - Parameters:
+    ///   - url: Scheme, host and port only (`https://smsp.example:443`); the path and query go in
+    ///     ``HTTPRequest/target``.
+    ///   - timeout: The deadline for the whole exchange.
+    /// - Throws: ``HTTPTransportError`` with ``HTTPTransportError/requestMayHaveBeenProcessed``
+    ///   telling whether the server may have acted on the request.
+    public func execute(_ request: HTTPRequest, url: URL, timeout: Duration) throws(HTTPTransportError) -> HTTPResponse {
+        let deadline = Deadline.after(timeout)
+        let endpoint = try Endpoint(url)
+        if endpoint.isSecure, tls == nil {
+            throw HTTPTransportError(.invalidConfiguration, "\(url) needs TLS but the client has no TLS configuration")
+        }
+        let bytes: [UInt8]
+        switch HTTPSerializer.request(request, host: endpoint.hostHeader) {
+        case .success(let serialized): bytes = serialized
+        case .failure(let invalid): throw HTTPTransportError(.invalidRequest, invalid.reason)
+        }
+        let (connection, isReused) = try acquireConnection(to: endpoint, deadline: deadline, timeout: timeout)
+        var parser = HTTPParser(maximumHeadBytes: Self.maximumResponseHeadBytes)
+        let response: HTTPResponse
+        let reusable: Bool
+        do throws(HTTPParser.Failure) {
+            do throws(IOError) {
+                try connection.write(bytes, deadline: deadline)
+            } catch {
+                throw .io(error)
+            }
+            (response, reusable) = try readResponse(answering: request.method, from: connection, parser: &parser, deadline: deadline)
+        } catch {
+            connection.close()
+            throw describe(error, endpoint: endpoint, timeout: timeout, isReused: isReused)
+        }
+        if reusable && !parser.hasBufferedBytes {
+            release(connection, to: endpoint)
+        } else {
+            connection.close()
+        }
+        return response
+    }
+
+    /// Closes every idle connection; later calls to ``execute(_:url:timeout:)`` fail with
+    /// ``HTTPTransportError/Code/shutDown``. Exchanges already running finish (within their
+    /// timeouts) and close their connections.
+    public func shutdown() {
+        let idle = pool.withLock { pool in
+            pool.isShutDown = true
+            defer { pool.idle = [:] }
+            return pool.idle.values.joined().map(\.connection)
+        }
+        idle.forEach { $0.close() }
+    }
+
+    // MARK: - Exchange
+
+    /// Reads the response, skipping interim (1xx) ones, and says whether the connection can carry
+    /// another request.
+    private func readResponse(answering method: String, from connection: Connection, parser: inout HTTPParser,
+                              deadline: Deadline) throws(HTTPParser.Failure) -> (HTTPResponse, reusable: Bool) {
+        while true {
+            guard let head = try parser.readHead(from: connection, deadline: deadline) else { throw .truncated }
+            let line = try HTTPParser.statusLine(head)
+            if (100..<200).contains(line.status) {
+                // 101 Switching Protocols would hand the connection to another protocol: never asked for.
+                guard line.status != 101 else { throw .malformed("unexpected 101 Switching Protocols") }
+                continue
+            }
+            let framing = try HTTPParser.responseFraming(status: line.status, requestMethod: method, headers: head.headers)
+            let body = try parser.readBody(framing, limit: maximumResponseBodyBytes, from: connection, deadline: deadline)
+            let response = HTTPResponse(status: line.status, reason: line.reason, headers: head.headers, body: body)
+            let reusable = framing != .untilClose && HTTPParser.keepsAlive(version: line.version, headers: head.headers)
+            return (response, reusable)
+        }
+    }
+
+    private func describe(_ failure: HTTPParser.Failure, endpoint: Endpoint, timeout: Duration, isReused: Bool) -> HTTPTransportError {
+        let server = endpoint.authority
+        switch failure {
+        case .io(.timedOut):
+            return HTTPTransportError(.timeout, "no complete response from \(server) within \(timeout)")
+        case .io(.tlsRejectedByPeer(let reason)):
+            // TLS 1.3: our handshake had finished, but the server then refused our certificate, so it
+            // never read the request.
+            return HTTPTransportError(.tlsHandshakeFailed,
+                                      "\(server) refused the TLS handshake (\(reason)); check the client certificate and that the server trusts its CA")
+        case .io(.tls(let reason)):
+            return HTTPTransportError(.protocolError, "TLS failed during the exchange with \(server): \(reason)")
+        case .io(.reset(let reason)), .io(.system(let reason)):
+            return HTTPTransportError(.connectionClosed, "the connection to \(server) failed before the whole response arrived: \(reason)"
+                                      + (isReused ? " (a reused keep-alive connection)" : ""))
+        case .truncated:
+            return HTTPTransportError(.connectionClosed, "\(server) closed the connection before the whole response arrived"
+                                      + (isReused ? " (a reused keep-alive connection)" : ""))
+        case .malformed(let reason), .unsupported(let reason):
+            return HTTPTransportError(.protocolError, "\(server) sent an invalid HTTP response: \(reason)")
+        case .unsupportedVersion(let version):
+            return HTTPTransportError(.protocolError, "\(server) answered in \(version), not HTTP/1.1")
+        case .headTooLarge:
+            return HTTPTransportError(.protocolError, "the response head from \(server) exceeds \(Self.maximumResponseHeadBytes) bytes")
+        case .bodyTooLarge:
+            return HTTPTransportError(.bodyTooLarge, "the response body from \(server) exceeds \(maximumResponseBodyBytes) bytes")
+        }
+    }
+
+    // MARK: - Connections
+
+    /// An idle pooled connection that is still usable, or a new one.
+    private func acquireConnection(to endpoint: Endpoint, deadline: Deadline, timeout: Duration) throws(HTTPTransportError)
+        -> (Connection, isReused: Bool)
+    {
+        while let idle = try takeIdleConnection(to: endpoint) {
+            if ContinuousClock.now - idle.idleSince < idleTimeout, idle.connection.isUsableAfterIdle {
+                return (idle.connection, true)
+            }
+            logger.debug("discarding a stale keep-alive connection", metadata: ["server": "\(endpoint.authority)"])
+            idle.connection.close()
+        }
+        let connectDeadline = Deadline.earliest(deadline, .after(connectTimeout))
+        do throws(Connection.ConnectFailure) {
+            let connection = try Connection.open(host: endpoint.host, port: endpoint.port, tls: endpoint.isSecure ? tls : nil,
+                                                 deadline: connectDeadline)
+            return (connection, false)
+        } catch {
+            throw describe(error, endpoint: endpoint, timeout: timeout, requestDeadline: deadline)
+        }
+    }
+
+    private func describe(_ failure: Connection.ConnectFailure, endpoint: Endpoint, timeout: Duration,
+                          requestDeadline: Deadline) -> HTTPTransportError {
+        let server = endpoint.authority
+        switch failure {
+        case .connect(.timedOut), .handshake(.timedOut):
+            if requestDeadline.hasPassed {
+                return HTTPTransportError(.timeout, "could not connect to \(server) within the request's \(timeout)",
+                                          requestMayHaveBeenProcessed: false)
+            }
+            if case .connect = failure {
+                return HTTPTransportError(.connectFailed, "no connection to \(server) within \(connectTimeout)")
+            }
+            return HTTPTransportError(.tlsHandshakeFailed, "the TLS handshake with \(server) did not finish within \(connectTimeout)")
+        case .connect(let error):
+            return HTTPTransportError(.connectFailed, "cannot connect to \(server): \(error.detail)")
+        case .handshake(let error):
+            return HTTPTransportError(.tlsHandshakeFailed, "the TLS handshake with \(server) failed: \(error.detail)")
+        }
+    }
+
+    private func takeIdleConnection(to endpoint: Endpoint) throws(HTTPTransportError) -> IdleConnection? {
+        try pool.withLock { pool throws(HTTPTransportError) in
+            guard !pool.isShutDown else { throw HTTPTransportError(.shutDown, "the HTTP client has been shut down") }
+            return pool.idle[endpoint.key]?.popLast()
+        }
+    }
+
+    /// Puts a connection that finished an exchange back in the pool (closing what the pool will not
+    /// keep, and idle connections that have expired meanwhile).
+    private func release(_ connection: Connection, to endpoint: Endpoint) {
+        let now = ContinuousClock.now
+        let closing: [Connection] = pool.withLock { pool in
+            var closing: [Connection] = []
+            for (key, connections) in pool.idle {
+                let (fresh, expired) = connections.partitioned { now - $0.idleSince < idleTimeout }
+                pool.idle[key] = fresh.isEmpty ? nil : fresh
+                closing += expired.map(\.connection)
+            }
+            if pool.isShutDown || pool.idle[endpoint.key, default: []].count >= maximumIdleConnectionsPerHost {
+                closing.append(connection)
+            } else {
+                pool.idle[endpoint.key, default: []].append(IdleConnection(connection: connection, idleSince: now))
+            }
+            return closing
+        }
+        closing.forEach { $0.close() }
+    }
+}
+
+/// Where a URL points: scheme, host and port, and how they appear in messages.
+private struct Endpoint {
+    let isSecure: Bool
+    /// The host without IPv6 brackets, as given to `getaddrinfo` and checked against the certificate.
+    let host: String
+    let port: Int
+
+    init(_ url: URL) throws(HTTPTransportError) {
+        func invalid(_ reason: String) -> HTTPTransportError {
+            HTTPTransportError(.invalidRequest, "\(url): \(reason)")
+        }
+        switch url.scheme?.lowercased() {
+        case "http": isSecure = false
+        case "https": isSecure = true
+        default: throw invalid("the scheme must be http or https")
+        }
+        guard let host = url.host, !host.isEmpty else { throw invalid("the URL has no host") }
+        self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        port = url.port ?? (isSecure ? 443 : 80)
+        guard (1...65535).contains(port) else { throw invalid("the port is not between 1 and 65535") }
+        guard ["", "/"].contains(url.path), url.query == nil, url.fragment == nil, url.user == nil else {
+            throw invalid("give only the scheme, host and port; the path and query go in HTTPRequest.target")
+        }
+    }
+
+    /// "host:port" with IPv6 brackets, for messages.
+    var authority: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// The `Host` header: the port only when it is not the scheme's default.
+    var hostHeader: String {
+        let name = host.contains(":") ? "[\(host)]" : host
+        return port == (isSecure ? 443 : 80) ? name : "\(name):\(port)"
+    }
+
+    /// The pool key: connections are shared only between requests to the same scheme, host and port.
+    var key: String {
+        "\(isSecure ? "https" : "http")://\(authority)"
+    }
+}
+
+private extension Array {
+    /// The elements that satisfy `predicate` and those that do not, each in order.
+    func partitioned(by predicate: (Element) -> Bool) -> (matching: [Element], rest: [Element]) {
+        var matching: [Element] = []
+        var rest: [Element] = []
+        for element in self {
+            if predicate(element) { matching.append(element) } else { rest.append(element) }
+        }
+        return (matching, rest)
+    }
+}

@@ -1,0 +1,321 @@
+/// Reads HTTP/1.1 messages (RFC 9112) from a ``Connection``: request and status lines, header
+/// fields, and bodies framed by Content-Length, chunked transfer coding or (responses only) the
+/// end of the connection. Shared by the client (responses) and the server (requests).
+///
+/// One parser per connection, kept across the messages on it, because the bytes after one message
+/// (a pipelined request) belong to the next. Strict on purpose: lines end in CRLF, header names are
+/// tokens, no white space before the colon, no obsolete line folding, and conflicting or
+/// ambiguous framing is rejected, so that the client and server never disagree with a proxy about
+/// where a message ends.
+struct HTTPParser {
+    /// A start line split into its three parts, and the header fields.
+    struct Head {
+        /// Request: method, target, version. Response: version, status code, reason phrase.
+        var startLine: (String, String, String)
+        var headers: HTTPHeaders
+
+        /// The HTTP version of a request head ("HTTP/1.1" or "HTTP/1.0").
+        var requestVersion: String { startLine.2 }
+    }
+
+    /// How a message's body is delimited.
+    enum Framing: Equatable {
+        case none
+        case length(Int)
+        case chunked
+        /// The body runs until the peer closes the connection (responses without a length only).
+        case untilClose
+    }
+
+    /// Why reading a message failed.
+    enum Failure: Error {
+        case io(IOError)
+        /// The stream ended inside a message.
+        case truncated
+        case malformed(String)
+        case headTooLarge
+        case bodyTooLarge
+        /// Valid HTTP this module does not implement (e.g. a transfer coding other than chunked).
+        case unsupported(String)
+        case unsupportedVersion(String)
+    }
+
+    private let maximumHeadBytes: Int
+    private var buffer: [UInt8] = []
+    /// Bytes before this index have been consumed.
+    private var position = 0
+    private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
+
+    init(maximumHeadBytes: Int) {
+        self.maximumHeadBytes = maximumHeadBytes
+    }
+
+    /// Whether bytes of a next message have already arrived.
+    var hasBufferedBytes: Bool { position < buffer.count }
+
+    // MARK: - Heads
+
+    /// Reads a head up to its blank line; `nil` if the stream ended cleanly before its first byte.
+    mutating func readHead(from connection: Connection, deadline: Deadline) throws(Failure) -> Head? {
+        var scanned = position
+        while true {
+            skipLeadingLineBreaks()
+            if let end = headEnd(searchingFrom: &scanned) {
+                let head = try Self.splitHead(buffer[position..<end])
+                position = end + 4
+                return head
+            }
+            guard buffer.count - position <= maximumHeadBytes else { throw .headTooLarge }
+            let wasEmpty = !hasBufferedBytes
+            guard try fill(from: connection, deadline: deadline) else {
+                if wasEmpty { return nil }
+                throw .truncated
+            }
+        }
+    }
+
+    /// A request's method, target and version from its head.
+    static func requestLine(_ head: Head) throws(Failure) -> (method: String, target: String, version: String) {
+        let (method, target, version) = head.startLine
+        guard !method.isEmpty, method.utf8.allSatisfy(isTokenCharacter) else {
+            throw .malformed("the method \"\(method)\" is not a token")
+        }
+        guard !target.isEmpty, target.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw .malformed("the request target is empty or holds control characters")
+        }
+        try checkVersion(version)
+        return (method, target, version)
+    }
+
+    /// A response's status code, reason phrase and version from its head.
+    static func statusLine(_ head: Head) throws(Failure) -> (status: Int, reason: String, version: String) {
+        let (version, code, reason) = head.startLine
+        try checkVersion(version)
+        guard code.utf8.count == 3, code.utf8.allSatisfy(isDigit), let status = Int(code) else {
+            throw .malformed("the status code \"\(code)\" is not three digits")
+        }
+        return (status, reason, version)
+    }
+
+    private static func checkVersion(_ version: String) throws(Failure) {
+        if version == "HTTP/1.1" || version == "HTTP/1.0" { return }
+        if version.hasPrefix("HTTP/") { throw .unsupportedVersion(version) }
+        throw .malformed("\"\(version)\" is not an HTTP version")
+    }
+
+    /// Whether the connection may carry another message after this one (RFC 9112 section 9.3).
+    static func keepsAlive(version: String, headers: HTTPHeaders) -> Bool {
+        if headers.contains("Connection", token: "close") { return false }
+        return version == "HTTP/1.1" || headers.contains("Connection", token: "keep-alive")
+    }
+
+    // MARK: - Framing
+
+    /// How a request's body is delimited: chunked, a length, or none (a request never runs to the
+    /// end of the connection).
+    static func requestFraming(_ headers: HTTPHeaders) throws(Failure) -> Framing {
+        if headers["Transfer-Encoding"] != nil {
+            // Both at once is the classic request-smuggling ambiguity (RFC 9112 section 6.3).
+            guard headers["Content-Length"] == nil else {
+                throw .malformed("a request has both Transfer-Encoding and Content-Length")
+            }
+            return try transferCoding(headers)
+        }
+        return try contentLength(headers).map(Framing.length) ?? .none
+    }
+
+    /// How a response's body is delimited, given the request it answers (RFC 9112 section 6.3).
+    static func responseFraming(status: Int, requestMethod: String, headers: HTTPHeaders) throws(Failure) -> Framing {
+        if requestMethod == "HEAD" || (100..<200).contains(status) || status == 204 || status == 304 { return .none }
+        if headers["Transfer-Encoding"] != nil { return try transferCoding(headers) }
+        return try contentLength(headers).map(Framing.length) ?? .untilClose
+    }
+
+    private static func transferCoding(_ headers: HTTPHeaders) throws(Failure) -> Framing {
+        let codings = headers.values(for: "Transfer-Encoding")
+            .flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingSpaces.lowercased() }
+        guard codings == ["chunked"] else {
+            throw .unsupported("transfer coding \"\(codings.joined(separator: ", "))\" (only chunked is supported)")
+        }
+        return .chunked
+    }
+
+    /// The Content-Length, if any; repeated values must agree.
+    private static func contentLength(_ headers: HTTPHeaders) throws(Failure) -> Int? {
+        let values = Set(headers.values(for: "Content-Length").flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
+            .map { String($0.trimmingSpaces) })
+        guard let value = values.first else { return nil }
+        guard values.count == 1, (1...18).contains(value.utf8.count), value.utf8.allSatisfy(isDigit), let length = Int(value) else {
+            throw .malformed("invalid Content-Length \"\(values.sorted().joined(separator: ", "))\"")
+        }
+        return length
+    }
+
+    // MARK: - Bodies
+
+    /// Reads a body of at most `limit` bytes (after removing the chunked coding).
+    mutating func readBody(_ framing: Framing, limit: Int, from connection: Connection, deadline: Deadline) throws(Failure) -> [UInt8] {
+        switch framing {
+        case .none:
+            return []
+        case .length(let length):
+            guard length <= limit else { throw .bodyTooLarge }
+            return try readExactly(length, from: connection, deadline: deadline)
+        case .chunked:
+            return try readChunked(limit: limit, from: connection, deadline: deadline)
+        case .untilClose:
+            while try fill(from: connection, deadline: deadline) {
+                guard buffer.count - position <= limit else { throw .bodyTooLarge }
+            }
+            defer { position = buffer.count }
+            return Array(buffer[position...])
+        }
+    }
+
+    private mutating func readChunked(limit: Int, from connection: Connection, deadline: Deadline) throws(Failure) -> [UInt8] {
+        var body: [UInt8] = []
+        while true {
+            let sizeLine = try readLine(from: connection, deadline: deadline)
+            // Chunk extensions (";name=value") carry nothing this module uses.
+            let sizeText = sizeLine.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0].trimmingSpaces
+            guard (1...15).contains(sizeText.utf8.count), let size = Int(sizeText, radix: 16) else {
+                throw .malformed("invalid chunk size \"\(sizeLine)\"")
+            }
+            if size == 0 { break }
+            guard size <= limit - body.count else { throw .bodyTooLarge }
+            body += try readExactly(size, from: connection, deadline: deadline)
+            guard try readLine(from: connection, deadline: deadline).isEmpty else {
+                throw .malformed("a chunk is longer than its size")
+            }
+        }
+        // Trailer fields, ignored, up to the blank line.
+        var trailerBytes = 0
+        while case let line = try readLine(from: connection, deadline: deadline), !line.isEmpty {
+            trailerBytes += line.utf8.count
+            guard trailerBytes <= maximumHeadBytes else { throw .headTooLarge }
+        }
+        return body
+    }
+
+    private mutating func readExactly(_ count: Int, from connection: Connection, deadline: Deadline) throws(Failure) -> [UInt8] {
+        while buffer.count - position < count {
+            guard try fill(from: connection, deadline: deadline) else { throw .truncated }
+        }
+        defer { position += count }
+        return Array(buffer[position..<position + count])
+    }
+
+    /// One CRLF-terminated line (without the CRLF) of a chunked body, at most 1 KiB.
+    private mutating func readLine(from connection: Connection, deadline: Deadline) throws(Failure) -> String {
+        var scanned = position
+        while true {
+            if let end = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
+                guard end > position, buffer[end - 1] == UInt8(ascii: "\r") else {
+                    throw .malformed("a line of a chunked body does not end in CRLF")
+                }
+                defer { position = end + 1 }
+                return String(decoding: buffer[position..<end - 1], as: UTF8.self)
+            }
+            scanned = buffer.count
+            guard buffer.count - position <= 1024 else { throw .malformed("a line of a chunked body is too long") }
+            guard try fill(from: connection, deadline: deadline) else { throw .truncated }
+        }
+    }
+
+    // MARK: - Buffer
+
+    /// Reads more bytes into the buffer; `false` at the end of the stream.
+    private mutating func fill(from connection: Connection, deadline: Deadline) throws(Failure) -> Bool {
+        // Drop consumed bytes once they are the larger part, so the buffer does not grow forever.
+        if position > 0, position >= buffer.count - position {
+            buffer.removeFirst(position)
+            position = 0
+        }
+        // `withUnsafeMutableBytes` rethrows untyped errors, so the typed error travels in a Result.
+        let read = scratch.withUnsafeMutableBytes { bytes in
+            Result { () throws(IOError) in try connection.read(into: bytes, deadline: deadline) }
+        }
+        let count: Int
+        switch read {
+        case .success(let value): count = value
+        case .failure(let error): throw .io(error)
+        }
+        buffer += scratch[..<count]
+        return count > 0
+    }
+
+    /// Some clients send a CRLF after a request body; RFC 9112 section 2.2 says to ignore blank
+    /// lines before a request line.
+    private mutating func skipLeadingLineBreaks() {
+        while buffer.count - position >= 2, buffer[position] == UInt8(ascii: "\r"), buffer[position + 1] == UInt8(ascii: "\n") {
+            position += 2
+        }
+    }
+
+    /// The index of the CRLFCRLF ending the head, scanning only bytes not scanned before.
+    private func headEnd(searchingFrom scanned: inout Int) -> Int? {
+        var index = max(position, scanned - 3)
+        while index + 4 <= buffer.count {
+            if buffer[index] == 13, buffer[index + 1] == 10, buffer[index + 2] == 13, buffer[index + 3] == 10 {
+                return index
+            }
+            index += 1
+        }
+        scanned = buffer.count
+        return nil
+    }
+
+    /// Splits a head (without its final CRLFCRLF) into the start line and header fields.
+    private static func splitHead(_ bytes: ArraySlice<UInt8>) throws(Failure) -> Head {
+        let lines = try lines(of: bytes)
+        let parts = lines[0].split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        guard parts.count >= 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw .malformed("the start line \"\(lines[0].prefix(80))\" does not have three parts")
+        }
+        var headers = HTTPHeaders()
+        for text in lines.dropFirst() {
+            guard let colon = text.firstIndex(of: ":") else { throw .malformed("a header line has no colon") }
+            let name = text[..<colon]
+            guard !name.isEmpty, name.utf8.allSatisfy(isTokenCharacter) else {
+                // Also catches white space before the colon and obsolete line folding (RFC 9112 section 5).
+                throw .malformed("invalid header name \"\(name.prefix(80))\"")
+            }
+            headers.add(name: String(name), value: String(text[text.index(after: colon)...].trimmingSpaces))
+        }
+        return Head(startLine: (parts[0], parts[1], parts.count == 3 ? parts[2] : ""), headers: headers)
+    }
+
+    /// The lines of a head: every line but the last must end in CRLF (the last one's CRLF is part
+    /// of the terminating CRLFCRLF); no line may hold a NUL or a bare CR.
+    private static func lines(of head: ArraySlice<UInt8>) throws(Failure) -> [Substring] {
+        let pieces = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        var lines: [Substring] = []
+        for (index, piece) in pieces.enumerated() {
+            var content = piece
+            if index < pieces.count - 1 {
+                guard content.last == UInt8(ascii: "\r") else { throw .malformed("a line ends in LF without CR") }
+                content.removeLast()
+            }
+            guard !content.contains(0), !content.contains(UInt8(ascii: "\r")) else {
+                throw .malformed("a line holds a NUL or a bare CR")
+            }
+            lines.append(Substring(String(decoding: content, as: UTF8.self)))
+        }
+        return lines
+    }
+
+    static func isDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+
+    /// RFC 9110 `tchar`: the characters of methods and header names.
+    static func isTokenCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        default:
+            "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+}
