@@ -74,7 +74,8 @@ let package = Package(
         ),
         .target(
             name: "Worker",
-            dependencies: ["AMQPClient", "CPISDomain", "HTTPTransport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AMQPClient", "CPISDomain", "HTTPTransport", "Yams",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         .executableTarget(
@@ -93,6 +94,9 @@ let package = Package(
             name: "cpis-bench",
             dependencies: [
                 "CPISDomain",
+                "HTTPTransport",
+                "SMSPSimulator",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
             ],

@@ -13,4 +13,6 @@ if (( $# > 0 )); then
     run "$@"
 else
     echo "== SMSP messages"; run smsp-messages
+    Deploy/generate-certificates.sh .local/certs >/dev/null
+    echo "== SMSP simulator"; run simulator
 fi

@@ -45,6 +45,9 @@ public final class SimulatorServer: Sendable {
     /// The bound port (useful when started on port 0).
     public var port: Int { server.port }
 
+    /// TLS connections accepted so far (keep-alive means few).
+    public var acceptedConnections: Int { server.acceptedConnections }
+
     public func shutdown() { server.shutdown() }
 
     private func route(_ request: HTTPRequest) -> HTTPServerReply {

@@ -2,6 +2,7 @@ import AMQPClient
 import CPISDomain
 import Dispatch
 import Foundation
+import HTTPTransport
 import Logging
 import Synchronization
 
@@ -49,8 +50,35 @@ public final class LookupWorker: Sendable {
     }
 
     private var topology: WorkerTopology { settings.topology }
+    private static let directReplyTo = "amq.rabbitmq.reply-to"
 
     // MARK: Starting and stopping
+
+    /// Connects to the broker, declares the topology and starts consuming: the whole worker, from its
+    /// configuration (`cpis worker` and the integration tests both start it this way).
+    public static func start(_ configuration: WorkerConfiguration, logger: Logger) async throws -> LookupWorker {
+        let validator = try configuration.schemaDirectory.map {
+            try SMSPSchemaValidator(directory: URL(fileURLWithPath: $0))
+        }
+        guard let endpoint = URL(string: configuration.smspIdentity.endpoint) else {
+            throw WorkerConfiguration.Problem("smsp.endpoint is not a URL")
+        }
+        let http = try HTTPClient(tls: configuration.smspTLS,
+                                  maximumIdleConnectionsPerHost: configuration.worker.maximumInFlight, logger: logger)
+        let connection = try await AMQPConnection.connect(configuration.broker, logger: logger)
+        let worker = LookupWorker(
+            settings: configuration.worker, connection: connection,
+            smsp: SMSPClient(http: http, endpoint: endpoint,
+                             builder: SMSPRequestBuilder(identity: configuration.smspIdentity), validator: validator),
+            logger: logger)
+        do {
+            try await worker.start()
+        } catch {
+            await connection.close()
+            throw error
+        }
+        return worker
+    }
 
     /// Declares the topology and starts consuming.
     func start() async throws(AMQPError) {
@@ -73,7 +101,7 @@ public final class LookupWorker: Sendable {
 
     /// Stops taking work, lets in-flight lookups finish within the grace period, returns the rest to
     /// the broker, and closes the connection.
-    func shutdown() async {
+    public func shutdown() async {
         let waiting = state.withLock { state in
             state.stopping = true
             return state.scheduler.drainWaiting()
@@ -91,6 +119,7 @@ public final class LookupWorker: Sendable {
             logger.warning("grace period over with lookups still in flight: closing; the broker requeues them")
         }
         await connection.close()
+        smsp.http.shutdown()
         logger.info("worker stopped")
     }
 
@@ -281,7 +310,7 @@ public final class LookupWorker: Sendable {
     }
 
     private func resultMessage(_ result: LookupResult, correlationId: String?, replyTo: String?) -> AMQPMessage {
-        let direct = replyTo?.hasPrefix("amq.rabbitmq.reply-to") ?? false
+        let direct = replyTo?.hasPrefix(Self.directReplyTo) ?? false
         return AMQPMessage(body: result.json(), properties: AMQPProperties(
             contentType: "application/json", persistent: !direct, correlationId: correlationId ?? result.requestId,
             messageId: UUID().uuidString, timestamp: Date(), type: "cpis.lookup.result"))
@@ -303,7 +332,9 @@ public final class LookupWorker: Sendable {
     private func publish(_ message: AMQPMessage, exchange: String, routingKey: String, group: DispatchGroup,
                          failures: FailureCount, fallback: Bool) {
         group.enter()
-        connection.publish(message, exchange: exchange, routingKey: routingKey, mandatory: true) { [self] result in
+        // RabbitMQ returns every mandatory publish to a direct reply-to address, delivered or not.
+        let mandatory = !routingKey.hasPrefix(Self.directReplyTo)
+        connection.publish(message, exchange: exchange, routingKey: routingKey, mandatory: mandatory) { [self] result in
             switch result {
             case .success:
                 break

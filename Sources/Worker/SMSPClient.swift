@@ -41,7 +41,7 @@ struct SMSPClient: Sendable {
         do {
             response = try http.execute(
                 HTTPRequest(method: "POST", target: Self.target(endpoint), headers: headers, body: Array(soap.body.utf8)),
-                url: endpoint, timeout: timeout)
+                url: Self.origin(endpoint), timeout: timeout)
         } catch {
             return .unavailable(message: "the SMSP could not be reached: \(error)", responseCode: nil,
                                 maximumRetries: nil, timedOut: error.code == .timeout)
@@ -74,6 +74,15 @@ struct SMSPClient: Sendable {
             return .unavailable(message: "\(answer.responseCode.code): \(answer.responseCode.meaning)",
                                 responseCode: answer.responseCode, maximumRetries: maximumRetries, timedOut: false)
         }
+    }
+
+    /// Scheme, host and port: the connection pool's key.
+    private static func origin(_ url: URL) -> URL {
+        var components = URLComponents()
+        components.scheme = url.scheme
+        components.host = url.host
+        components.port = url.port
+        return components.url ?? url
     }
 
     private static func target(_ url: URL) -> String {
