@@ -1,26 +1,58 @@
 #!/usr/bin/env bash
-# Runs the product on local defaults: installs what is missing, starts a throwaway RabbitMQ node in
-# .local/broker (plain and mutual-TLS listeners on loopback), builds `cpis` and proves the broker
-# round trip over both. Stops the node on the way out.
+# Runs the product on local defaults: installs what is missing, starts a throwaway RabbitMQ node
+# (.local/broker), the SMSP simulator over mutual TLS (https://localhost:8443/smsp/cpis) and a worker,
+# sends a sample triage lookup and prints its result. Then it keeps running, so you can send your own
+# (`.build/debug/cpis lookup --nhs-number "999 000 0042"`), until Ctrl-C stops everything it started.
+#   Deploy/run-local.sh          run until Ctrl-C
+#   Deploy/run-local.sh --once   stop after the sample lookup
 set -euo pipefail
 cd "$(dirname "$0")/.."
+once=false
+[[ ${1:-} == --once ]] && once=true
 
 Deploy/install-dependencies.sh
+swift build --product cpis
+cpis=$(swift build --show-bin-path)/cpis
 
-broker_dir=$PWD/.local/broker
+local_dir=$PWD/.local
+Deploy/generate-certificates.sh "$local_dir/certs" >/dev/null
+broker_dir=$local_dir/broker
 Deploy/local-broker.sh stop "$broker_dir" >/dev/null 2>&1 || true
 rm -rf "$broker_dir"
 mkdir -p "$broker_dir"
-trap 'Deploy/local-broker.sh stop "$broker_dir"' EXIT
+
+pids=()
+finish() {
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    Deploy/local-broker.sh stop "$broker_dir" || true
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
 Deploy/local-broker.sh start "$broker_dir"
 # shellcheck source=/dev/null
 source "$broker_dir/env"
 
-swift build --product cpis
-cpis=$(swift build --show-bin-path)/cpis
+"$cpis" simulator >"$local_dir/simulator.log" 2>&1 &
+pids+=($!)
+"$cpis" worker >"$local_dir/worker.log" 2>&1 &
+pids+=($!)
 
-echo "== over TCP"
-"$cpis" broker-check --amqp-url "$CPIS_AMQP_URL"
-echo "== over mutual TLS"
-"$cpis" broker-check --amqp-url "$CPIS_AMQPS_URL" \
-    --amqp-tls-ca "$CPIS_TLS_DIR/ca.pem" --amqp-tls-cert "$CPIS_TLS_DIR/client.pem" --amqp-tls-key "$CPIS_TLS_DIR/client.key"
+for _ in $(seq 1 60); do
+    grep -q "worker consuming" "$local_dir/worker.log" 2>/dev/null && grep -q "listening" "$local_dir/simulator.log" && break
+    sleep 0.5
+done
+echo "simulator: $(grep -m1 listening "$local_dir/simulator.log" | sed 's/.*\] //')   (log: .local/simulator.log)"
+echo "worker:    $(grep -m1 "worker consuming" "$local_dir/worker.log" | sed 's/.*\] //')   (log: .local/worker.log)"
+echo
+echo "== a triage lookup for test patient 999 000 0018"
+"$cpis" lookup --nhs-number "999 000 0018" | python3 -m json.tool
+
+if ! $once; then
+    echo
+    echo "Running. Send more lookups from another terminal:"
+    echo "  CPIS_AMQP_URL=$CPIS_AMQP_URL $cpis lookup --nhs-number \"999 000 0042\""
+    echo "Ctrl-C stops the worker, the simulator and the broker."
+    wait "${pids[@]}"
+fi
