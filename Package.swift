@@ -113,7 +113,8 @@ let package = Package(
         .testTarget(name: "cpisTests", dependencies: ["CPISDomain"], swiftSettings: strictSwift),
         .testTarget(name: "SMSPSimulatorTests", dependencies: ["SMSPSimulator", "CPISDomain"],
                     swiftSettings: strictSwift),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "BrokerTestSupport"], swiftSettings: strictSwift),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "BrokerTestSupport", "SMSPSimulator", "HTTPTransport"],
+                    swiftSettings: strictSwift),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: strictSwift),
     ]
 )

@@ -2,8 +2,8 @@
 ///
 /// Ownership: one thread at a time uses a connection (the server's connection thread, or the client
 /// thread running an exchange; the client's pool hands idle ones over under its mutex), which is
-/// why it can be `@unchecked Sendable`. The one method for other threads is ``interrupt()``.
-/// The owner must end every connection with exactly one of ``close()``, ``closeGracefully(within:)``
+/// why it can be `@unchecked Sendable`. (To stop a server, another thread shuts down the underlying
+/// ``Socket``, which wakes the owner.) The owner must end every connection with exactly one of ``close()``, ``closeGracefully(within:)``
 /// or ``reset()``: they release the socket and the `SSL`, deliberately not left to `deinit`.
 final class Connection: @unchecked Sendable {
     private let socket: Socket
@@ -62,8 +62,9 @@ final class Connection: @unchecked Sendable {
         do throws(IOError) {
             try session.handshake(deadline: deadline)
         } catch {
-            // The alert OpenSSL queued is sent; close the way closeGracefully does so that
-            // unread client bytes do not turn our FIN into a reset that destroys the alert.
+            // OpenSSL has already written its alert (e.g. "certificate required"). Close as
+            // closeGracefully does, so that unread client bytes (a TLS 1.3 client may already have
+            // sent its request) do not turn our FIN into a reset that destroys the alert in transit.
             Connection(socket: socket, tls: session, peerAddress: peerAddress)
                 .closeGracefully(within: .milliseconds(500), notifyingPeer: false)
             throw error
@@ -122,12 +123,6 @@ final class Connection: @unchecked Sendable {
 
     // MARK: - Ending
 
-    /// Wakes the owner thread out of any wait on this connection, which then sees end of stream or
-    /// an error and closes it. Safe from any thread (see ``Socket/shutdownBoth()``).
-    func interrupt() {
-        socket.shutdownBoth()
-    }
-
     /// Closes at once: TLS close_notify if the socket takes it without waiting, then FIN.
     func close() {
         tls?.close(notifyingPeer: true)
@@ -145,8 +140,8 @@ final class Connection: @unchecked Sendable {
         socket.close()
     }
 
-    /// Reads and discards whatever the peer sends until it closes the connection (or ``interrupt()``
-    /// ends it), without a deadline: how a server holds a connection it will never answer.
+    /// Reads and discards whatever the peer sends until it closes the connection (or the server's
+    /// shutdown ends it), without a deadline: how a server holds a connection it will never answer.
     func waitUntilPeerCloses() {
         discardInput(until: .none)
     }

@@ -57,10 +57,13 @@ struct HTTPParser {
 
     /// Reads a head up to its blank line; `nil` if the stream ended cleanly before its first byte.
     mutating func readHead(from connection: Connection, deadline: Deadline) throws(Failure) -> Head? {
-        var scanned = position
+        // How far past `position` the search for the blank line has got: an offset, because `fill`
+        // may move the unconsumed bytes to the front of the buffer.
+        var scanned = 0
         while true {
-            skipLeadingLineBreaks()
-            if let end = headEnd(searchingFrom: &scanned) {
+            if skipLeadingLineBreaks() { scanned = 0 }
+            if let end = headEnd(scanned: &scanned) {
+                guard end - position <= maximumHeadBytes else { throw .headTooLarge }
                 let head = try Self.splitHead(buffer[position..<end])
                 position = end + 4
                 return head
@@ -179,7 +182,10 @@ struct HTTPParser {
             let sizeLine = try readLine(from: connection, deadline: deadline)
             // Chunk extensions (";name=value") carry nothing this module uses.
             let sizeText = sizeLine.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0].trimmingSpaces
-            guard (1...15).contains(sizeText.utf8.count), let size = Int(sizeText, radix: 16) else {
+            // Hex digits only: `Int(_:radix:)` would also accept a sign.
+            guard (1...15).contains(sizeText.utf8.count), sizeText.utf8.allSatisfy(Self.isHexDigit),
+                  let size = Int(sizeText, radix: 16)
+            else {
                 throw .malformed("invalid chunk size \"\(sizeLine)\"")
             }
             if size == 0 { break }
@@ -208,17 +214,17 @@ struct HTTPParser {
 
     /// One CRLF-terminated line (without the CRLF) of a chunked body, at most 1 KiB.
     private mutating func readLine(from connection: Connection, deadline: Deadline) throws(Failure) -> String {
-        var scanned = position
+        var scanned = 0  // an offset from `position`, as in `readHead`
         while true {
-            if let end = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
+            if let end = buffer[(position + scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
                 guard end > position, buffer[end - 1] == UInt8(ascii: "\r") else {
                     throw .malformed("a line of a chunked body does not end in CRLF")
                 }
                 defer { position = end + 1 }
                 return String(decoding: buffer[position..<end - 1], as: UTF8.self)
             }
-            scanned = buffer.count
-            guard buffer.count - position <= 1024 else { throw .malformed("a line of a chunked body is too long") }
+            scanned = buffer.count - position
+            guard scanned <= 1024 else { throw .malformed("a line of a chunked body is too long") }
             guard try fill(from: connection, deadline: deadline) else { throw .truncated }
         }
     }
@@ -246,23 +252,26 @@ struct HTTPParser {
     }
 
     /// Some clients send a CRLF after a request body; RFC 9112 section 2.2 says to ignore blank
-    /// lines before a request line.
-    private mutating func skipLeadingLineBreaks() {
+    /// lines before a request line. Whether any were skipped.
+    private mutating func skipLeadingLineBreaks() -> Bool {
+        let start = position
         while buffer.count - position >= 2, buffer[position] == UInt8(ascii: "\r"), buffer[position + 1] == UInt8(ascii: "\n") {
             position += 2
         }
+        return position != start
     }
 
-    /// The index of the CRLFCRLF ending the head, scanning only bytes not scanned before.
-    private func headEnd(searchingFrom scanned: inout Int) -> Int? {
-        var index = max(position, scanned - 3)
+    /// The index of the CRLFCRLF ending the head, searching only bytes not searched before
+    /// (`scanned` is an offset from `position`).
+    private func headEnd(scanned: inout Int) -> Int? {
+        var index = position + max(0, scanned - 3)
         while index + 4 <= buffer.count {
             if buffer[index] == 13, buffer[index + 1] == 10, buffer[index + 2] == 13, buffer[index + 3] == 10 {
                 return index
             }
             index += 1
         }
-        scanned = buffer.count
+        scanned = buffer.count - position
         return nil
     }
 
@@ -307,6 +316,10 @@ struct HTTPParser {
 
     static func isDigit(_ byte: UInt8) -> Bool {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+
+    static func isHexDigit(_ byte: UInt8) -> Bool {
+        isDigit(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte | 0x20)
     }
 
     /// RFC 9110 `tchar`: the characters of methods and header names.

@@ -147,7 +147,8 @@ public final class HTTPServer: Sendable {
 
     /// Stops accepting, closes every connection (including ones held open by
     /// ``HTTPServerReply/noResponse``) and waits for all the server's threads to end, which includes
-    /// waiting for handlers that are running to return. Safe to call more than once.
+    /// waiting for handlers that are running to return. Safe to call more than once, but never from
+    /// a handler (it would wait for its own thread).
     public func shutdown() {
         let (waker, sockets): (Socket?, [Socket]) = state.withLock { state in
             defer { state.phase = .stopped }

@@ -21,8 +21,9 @@ public struct TLSConfiguration: Sendable, Hashable {
     /// The CA certificates that the peer's certificate must chain to: for a client, the server's CA;
     /// for a server, the CA of the client certificates it requires (`nil`: no client certificates).
     public let caFile: String?
-    /// Whether a client checks that the server's certificate names the URL's host (DNS name or IP
-    /// address); also decides whether the client sends the host name (SNI). Always `false` for a server.
+    /// Whether a client checks that the server's certificate names the URL's host (a DNS name or an
+    /// IP address in its subjectAltName). A client sends a DNS name as SNI either way. Always `false`
+    /// for a server.
     public let verifyHostname: Bool
 
     /// A server presenting `certificateFile`; with `clientCAFile`, clients must present a

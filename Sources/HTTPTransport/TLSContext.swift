@@ -79,11 +79,13 @@ final class TLSContext: @unchecked Sendable {
         guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1 else {
             throw invalid("\(certificateFile) is not a usable PEM certificate: \(OpenSSLError.drain())")
         }
+        // Loading the key also compares it with the certificate loaded above.
         guard SSL_CTX_use_PrivateKey_file(context, keyFile, SSL_FILETYPE_PEM) == 1 else {
-            throw invalid("\(keyFile) is not a usable unencrypted PEM private key: \(OpenSSLError.drain())")
-        }
-        guard SSL_CTX_check_private_key(context) == 1 else {
-            throw invalid("the key in \(keyFile) does not match the certificate in \(certificateFile): \(OpenSSLError.drain())")
+            let codes = OpenSSLError.takeAll()
+            if codes.contains(where: { ERR_GET_LIB($0) == ERR_LIB_X509 && ERR_GET_REASON($0) == X509_R_KEY_VALUES_MISMATCH }) {
+                throw invalid("the key in \(keyFile) does not match the certificate in \(certificateFile)")
+            }
+            throw invalid("\(keyFile) is not a usable unencrypted PEM private key: \(OpenSSLError.describe(codes))")
         }
     }
 

@@ -1,0 +1,192 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import HTTPTransport
+import Logging
+import Testing
+
+/// The development PKI of `Deploy/generate-certificates.sh`, generated once per test process into a
+/// temporary folder that is removed when the process exits.
+enum Certificates {
+    private static let generated: Result<String, GenerationError> = {
+        // Tests/HTTPTransportTests/TestSupport.swift -> the package root.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let script = root.appendingPathComponent("Deploy/generate-certificates.sh").path
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("httptransport-tests-\(ProcessInfo.processInfo.processIdentifier)").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script, directory]
+        process.standardOutput = FileHandle.nullDevice
+        do {
+            try process.run()
+            process.waitUntilExit()
+        } catch {
+            return .failure(GenerationError(reason: "cannot run \(script): \(error)"))
+        }
+        guard process.terminationStatus == 0 else {
+            return .failure(GenerationError(reason: "\(script) exited with \(process.terminationStatus)"))
+        }
+        removeAtExit = directory
+        atexit {
+            if let directory = Certificates.removeAtExit { try? FileManager.default.removeItem(atPath: directory) }
+        }
+        return .success(directory)
+    }()
+
+    // Written once, by the initialiser of `generated` (which Swift runs once), before it is read at exit.
+    nonisolated(unsafe) private static var removeAtExit: String?
+
+    struct GenerationError: Error, CustomStringConvertible {
+        let reason: String
+        var description: String { reason }
+    }
+
+    /// The path of `name` (e.g. "ca.pem") in the generated folder.
+    static func path(_ name: String) throws -> String {
+        "\(try generated.get())/\(name)"
+    }
+
+    static func server(requireClientCertificates: Bool = true) throws -> TLSConfiguration {
+        .server(certificateFile: try path("server.pem"), keyFile: try path("server.key"),
+                clientCAFile: requireClientCertificates ? try path("ca.pem") : nil)
+    }
+
+    static func client(ca: String = "ca.pem", withCertificate: Bool = true, verifyHostname: Bool = true) throws -> TLSConfiguration {
+        .client(caFile: try path(ca), certificateFile: withCertificate ? try path("client.pem") : nil,
+                keyFile: withCertificate ? try path("client.key") : nil, verifyHostname: verifyHostname)
+    }
+}
+
+/// A quiet logger: the tests provoke failures that the module logs as warnings.
+let testLogger: Logger = {
+    var logger = Logger(label: "test.http")
+    logger.logLevel = .critical
+    return logger
+}()
+
+/// Runs blocking code on a thread of its own, as the module requires (never on Swift concurrency's
+/// cooperative pool). Assertions belong in the test after it returns, where Swift Testing can
+/// attribute them to the test.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: body()) }.start()
+    }
+}
+
+/// Starts a server on an ephemeral port of `host` that answers with `handler`.
+func startServer(host: String = "127.0.0.1", tls: TLSConfiguration? = nil, limits: HTTPServer.Limits = .init(),
+                 handler: @escaping @Sendable (HTTPRequest, HTTPPeer) -> HTTPServerReply) throws -> HTTPServer {
+    let server = try HTTPServer(host: host, port: 0, tls: tls, limits: limits, logger: testLogger)
+    try server.start(handler: handler)
+    return server
+}
+
+extension HTTPServer {
+    /// `http(s)://host:port` of the running server.
+    func url(secure: Bool, host: String? = nil) -> URL {
+        let host = host ?? self.host
+        return URL(string: "\(secure ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(port)")!
+    }
+}
+
+/// Executes `request` and captures the outcome, for assertions after ``blocking(_:)``.
+func outcome(_ client: HTTPClient, _ request: HTTPRequest = HTTPRequest(), url: URL,
+             timeout: Duration = .seconds(5)) -> Result<HTTPResponse, HTTPTransportError> {
+    Result { () throws(HTTPTransportError) in try client.execute(request, url: url, timeout: timeout) }
+}
+
+extension Result {
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}
+
+/// An echo handler: answers 200 with the request's body and its `X-Request-ID` header.
+@Sendable func echo(_ request: HTTPRequest, _ peer: HTTPPeer) -> HTTPServerReply {
+    var headers: HTTPHeaders = ["Content-Type": "application/octet-stream"]
+    headers["X-Request-ID"] = request.headers["X-Request-ID"]
+    return .respond(HTTPResponse(status: 200, headers: headers, body: request.body))
+}
+
+/// Sends raw bytes over a new plain TCP connection to 127.0.0.1:`port` and returns everything the
+/// server sends until it closes (or 3 s pass): for requests no well-behaved client would send.
+func rawExchange(port: Int, sending bytes: [UInt8]) -> String {
+    let descriptor = socket(AF_INET, tcpStreamType, 0)
+    guard descriptor >= 0 else { return "socket failed" }
+    defer { close(descriptor) }
+    var timeout = timeval(tv_sec: 3, tv_usec: 0)
+    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        }
+    }
+    guard connected, send(descriptor, bytes, bytes.count, 0) == bytes.count else { return "connect or send failed" }
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while case let count = recv(descriptor, &buffer, buffer.count, 0), count > 0 {
+        received += buffer[..<count]
+    }
+    return String(decoding: received, as: UTF8.self)
+}
+
+/// A TCP server on 127.0.0.1 for responses no well-behaved server sends: for each of `responses`
+/// in turn it accepts a connection, reads the request head, writes the response and closes. It
+/// gives up after 5 s without a connection. Returns the port.
+func serveScripted(_ responses: [String]) -> Int {
+    let descriptor = socket(AF_INET, tcpStreamType, 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let listening = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, length) == 0 && listen(descriptor, 8) == 0 && getsockname(descriptor, $0, &length) == 0
+        }
+    }
+    guard listening else {
+        close(descriptor)
+        return 0
+    }
+    Thread {
+        defer { close(descriptor) }
+        for response in responses {
+            var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, 5000) > 0 else { return }
+            let connection = accept(descriptor, nil, nil)
+            guard connection >= 0 else { return }
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var request: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while !request.ends(with: Array("\r\n\r\n".utf8)), case let count = recv(connection, &buffer, buffer.count, 0), count > 0 {
+                request += buffer[..<count]
+            }
+            let bytes = Array(response.utf8)
+            _ = send(connection, bytes, bytes.count, 0)
+            close(connection)
+        }
+    }.start()
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+private extension Array where Element: Equatable {
+    func ends(with suffix: [Element]) -> Bool {
+        count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix
+    }
+}
+
+#if canImport(Glibc)
+private let tcpStreamType = Int32(SOCK_STREAM.rawValue)
+#else
+private let tcpStreamType = SOCK_STREAM
+#endif

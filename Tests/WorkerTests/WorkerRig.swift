@@ -1,0 +1,136 @@
+import AMQPClient
+import BrokerTestSupport
+import CPISDomain
+import Foundation
+import HTTPTransport
+import Logging
+import SMSPSimulator
+import Synchronization
+import Testing
+@testable import Worker
+
+/// A worker against the real broker and the SMSP simulator over mutual TLS, with names of its own,
+/// and an EPR's connection to drive it: what the integration tests need.
+final class WorkerRig: Sendable {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let certificates: URL = {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "cpis-worker-tests-\(getpid())")
+        let script = Process()
+        script.executableURL = packageRoot.appending(path: "Deploy/generate-certificates.sh")
+        script.arguments = [directory.path]
+        script.standardOutput = FileHandle.nullDevice
+        try? script.run()
+        script.waitUntilExit()
+        return directory
+    }()
+
+    let topology: WorkerTopology
+    let simulator: SMSPSimulator
+    let server: SimulatorServer
+    let configuration: WorkerConfiguration
+    let epr: AMQPConnection
+    let replies: DeliveryInbox
+    let replyQueue: String
+    private let workerBox = Mutex<LookupWorker?>(nil)
+
+    var worker: LookupWorker? { workerBox.withLock { $0 } }
+
+    static var quietLogger: Logger {
+        var logger = Logger(label: "test.worker")
+        logger.logLevel = .error
+        return logger
+    }
+
+    init(maximumAttempts: Int = 3, maximumInFlight: Int = 8, reservedForTriage: Int = 2,
+         authorisation: Authorisation = Authorisation(odsCodesByUser: nil), startWorker: Bool = true) async throws {
+        var topology = TopologyTests.uniqueTopology()
+        topology.retryDelays = [.milliseconds(100), .milliseconds(200)]
+        self.topology = topology
+
+        var settings = SimulatorSettings()
+        settings.port = 0
+        settings.certificateFile = Self.certificates.appending(path: "server.pem").path
+        settings.keyFile = Self.certificates.appending(path: "server.key").path
+        settings.clientCAFile = Self.certificates.appending(path: "ca.pem").path
+        simulator = SMSPSimulator(dataset: try SimulatorDataset(contentsOf: Self.packageRoot.appending(
+            path: "Config/simulator-dataset.yaml")))
+        server = try SimulatorServer(settings: settings, simulator: simulator, logger: Self.quietLogger)
+        try server.start()
+
+        var worker = WorkerSettings()
+        worker.topology = topology
+        worker.maximumAttempts = maximumAttempts
+        worker.maximumInFlight = maximumInFlight
+        worker.reservedForTriage = reservedForTriage
+        worker.smspTimeout = .seconds(2)
+        worker.authorisation = authorisation
+        worker.breakerFailureThreshold = 50
+        worker.shutdownGracePeriod = .seconds(5)
+        configuration = WorkerConfiguration(
+            broker: try BrokerEnvironment.configuration(),
+            smspIdentity: SMSPIdentity(endpoint: "https://localhost:\(server.port)/smsp/cpis", username: "worker-test"),
+            smspTLS: .client(caFile: Self.certificates.appending(path: "ca.pem").path,
+                             certificateFile: Self.certificates.appending(path: "client.pem").path,
+                             keyFile: Self.certificates.appending(path: "client.key").path),
+            schemaDirectory: nil, worker: worker)
+
+        epr = try await BrokerEnvironment.connect()
+        replyQueue = "\(topology.triage).replies"
+        try await epr.declare(AMQPQueue.quorum(replyQueue))
+        replies = DeliveryInbox()
+        try await epr.consume(AMQPConsumer(queue: replyQueue, tag: "replies", prefetch: 100), handler: replies.handler)
+        if startWorker { try await start() }
+    }
+
+    func start() async throws {
+        let worker = try await LookupWorker.start(configuration, logger: Self.quietLogger)
+        workerBox.withLock { $0 = worker }
+    }
+
+    func stop() async {
+        if let worker = workerBox.withLock({ $0 }) { await worker.shutdown() }
+        await epr.close()
+        server.shutdown()
+    }
+
+    static func body(_ nhsNumber: String, ods: String = "RKE") -> String {
+        """
+        {"nhsNumber":"\(nhsNumber)","requester":{"organisation":{"odsCode":"\(ods)","name":"The Whittington Hospital"},
+         "user":{"sdsUserId":"200009876204","jobRole":{"code":"R0260","displayName":"General Medical Practitioner"},
+         "name":{"prefix":"Dr","given":"Paula","family":"Palmer"}}}}
+        """
+    }
+
+    /// Publishes a lookup as an EPR would; returns its message id.
+    @discardableResult
+    func send(_ body: String, lane: LookupLane = .triage, id: String = UUID().uuidString,
+              contentType: String? = "application/json", replyTo: String? = nil, expiration: String? = nil,
+              userId: String? = nil) async throws -> String {
+        try await epr.publish(AMQPMessage(body, properties: AMQPProperties(
+            contentType: contentType, replyTo: replyTo ?? replyQueue, expiration: expiration, messageId: id,
+            userId: userId)), routingKey: topology.queue(for: lane))
+        return id
+    }
+
+    /// The results that have arrived for these ids, as JSON objects, waiting for all of them.
+    func results(for ids: [String], timeout: Duration = .seconds(30)) async throws -> [String: [String: Any]] {
+        let wanted = Set(ids)
+        let deliveries = try await replies.wait(for: "\(ids.count) results", timeout: timeout) { deliveries in
+            wanted.isSubset(of: Set(deliveries.compactMap { Self.json($0)?["requestId"] as? String }))
+        }
+        var byId: [String: [String: Any]] = [:]
+        for delivery in deliveries {
+            if let json = Self.json(delivery), let id = json["requestId"] as? String, wanted.contains(id) { byId[id] = json }
+        }
+        return byId
+    }
+
+    func result(for id: String) async throws -> [String: Any] {
+        try #require(try await results(for: [id])[id])
+    }
+
+    static func json(_ delivery: AMQPDelivery) -> [String: Any]? {
+        try? JSONSerialization.jsonObject(with: Data(delivery.message.body)) as? [String: Any]
+    }
+}
