@@ -108,6 +108,7 @@ let package = Package(
                 swiftSettings: strictSwift),
         .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient", "BrokerTestSupport"],
                     swiftSettings: strictSwift),
+        .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport"], swiftSettings: strictSwift),
         .testTarget(name: "CPISDomainTests", dependencies: ["CPISDomain", "XMLSupport"], swiftSettings: strictSwift),
         // Drives the built `cpis` executable as a person would (it is built with the tests).
         .testTarget(name: "cpisTests", dependencies: ["CPISDomain"], swiftSettings: strictSwift),
