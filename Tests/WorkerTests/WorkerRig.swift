@@ -79,7 +79,8 @@ final class WorkerRig: Sendable {
         replyQueue = "\(topology.triage).replies"
         try await epr.declare(AMQPQueue.quorum(replyQueue))
         replies = DeliveryInbox()
-        try await epr.consume(AMQPConsumer(queue: replyQueue, tag: "replies", prefetch: 100), handler: replies.handler)
+        try await epr.consume(AMQPConsumer(queue: replyQueue, tag: "replies", prefetch: 0, acknowledgement: .automatic),
+                              handler: replies.handler)
         if startWorker { try await start() }
     }
 

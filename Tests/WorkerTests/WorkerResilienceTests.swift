@@ -1,0 +1,179 @@
+import AMQPClient
+import BrokerTestSupport
+import CPISDomain
+import Foundation
+import SMSPSimulator
+import Testing
+@testable import Worker
+
+/// Load and failure: a shift-start batch beside triage, a worker killed, the broker dropping
+/// connections, a graceful stop. Every request must be answered; none lost.
+@Suite("worker: load and failures", .serialized, .timeLimit(.minutes(5)))
+struct WorkerResilienceTests {
+    /// Test patients and no-record numbers to spread a batch over.
+    static let numbers = ["9990000018", "9990000026", "9990000034", "9990000042", "9990000050", "9990000069",
+                          "9434765919"]
+
+    /// Publishes `count` batch lookups, 50 at a time; returns their ids.
+    static func publishBatch(_ rig: WorkerRig, count: Int) async throws -> [String] {
+        let ids = (0..<count).map { "batch-\($0)-\(UUID().uuidString.prefix(8))" }
+        for chunk in stride(from: 0, to: count, by: 50) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in chunk..<min(count, chunk + 50) {
+                    group.addTask {
+                        try await rig.send(WorkerRig.body(numbers[index % numbers.count]), lane: .batch, id: ids[index])
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        return ids
+    }
+
+    static func answeredIds(_ rig: WorkerRig) -> [String] {
+        rig.replies.all.compactMap { WorkerRig.json($0)?["requestId"] as? String }
+    }
+
+    @Test("with a 2,000-lookup batch queued, triage lookups are answered promptly and every batch lookup is answered")
+    func batchAndTriage() async throws {
+        let rig = try await WorkerRig(maximumInFlight: 8, reservedForTriage: 2)
+        rig.simulator.behaviour = SimulatorBehaviour(latency: .fixed(.milliseconds(20)))
+        func triageLatencies() async throws -> [Duration] {
+            var latencies: [Duration] = []
+            for index in 0..<10 {
+                let started = ContinuousClock.now
+                let id = try await rig.send(WorkerRig.body(Self.numbers[index % Self.numbers.count]))
+                _ = try await rig.result(for: id)
+                latencies.append(ContinuousClock.now - started)
+            }
+            return latencies.sorted()
+        }
+        let idle = try await triageLatencies()
+        let batch = try await Self.publishBatch(rig, count: 2000)
+        let sorted = try await triageLatencies()
+        let batchAnsweredDuringTriage = Set(Self.answeredIds(rig)).intersection(batch).count
+        let results = try await rig.results(for: batch, timeout: .seconds(120))
+        #expect(results.count == 2000)
+        #expect(results.values.allSatisfy { ["records-found", "no-record"].contains($0["outcome"] as? String) })
+
+        print("""
+            [figures] triage round trip (EPR publish to result, simulator latency 20 ms, 8 slots, 2 kept for triage): \
+            idle p50 \(idle[5]), max \(idle[9]); beside a 2,000-lookup batch p50 \(sorted[5]), max \(sorted[9]), \
+            while \(batchAnsweredDuringTriage) batch lookups were answered
+            """)
+        await rig.stop()
+    }
+
+    @Test("the broker drops every connection mid-batch: the worker recovers and every request is answered")
+    func connectionsDropped() async throws {
+        let rig = try await WorkerRig(maximumInFlight: 8, reservedForTriage: 2)
+        rig.simulator.behaviour = SimulatorBehaviour(latency: .fixed(.milliseconds(10)))
+        let ids = try await Self.publishBatch(rig, count: 400)
+        _ = try await rig.replies.wait(for: "100 results") { $0.count >= 100 }
+        try BrokerEnvironment.ctl("close_all_connections", "test: broker dropped connections mid-batch")
+        let results = try await rig.results(for: ids, timeout: .seconds(120))
+        #expect(results.count == 400)
+        let answers = Self.answeredIds(rig).filter(Set(ids).contains)
+        // A result in flight at the drop may be sent again by the broker client (at-least-once);
+        // the worker itself never answers a request twice, nor asks CP-IS twice.
+        print("[figures] connections dropped mid-batch: \(answers.count) result messages for \(ids.count) requests")
+        // CP-IS was asked exactly once for each request about a patient it knows.
+        let known = ids.indices.filter { Self.numbers[$0 % Self.numbers.count].hasPrefix("999") }.count
+        #expect(Set(rig.simulator.notifications().map(\.messageID)).count == known)
+        await rig.stop()
+    }
+
+    @Test("SIGKILL mid-batch, then a restart: every request answered, none lost")
+    func killedMidBatch() async throws {
+        let rig = try await WorkerRig(startWorker: false)
+        rig.simulator.behaviour = SimulatorBehaviour(latency: .fixed(.milliseconds(15)))
+        try await rig.topology.declare(on: rig.epr)
+        let ids = try await Self.publishBatch(rig, count: 300)
+        let first = try WorkerProcess(rig)
+        _ = try await rig.replies.wait(for: "50 results") { $0.count >= 50 }
+        first.kill(signal: SIGKILL)
+        #expect(first.waitForExit() == SIGKILL)
+        let answeredBeforeRestart = Set(Self.answeredIds(rig)).count
+        let second = try WorkerProcess(rig)
+        let results = try await rig.results(for: ids, timeout: .seconds(120))
+        #expect(results.count == 300, "lost: \(Set(ids).subtracting(results.keys).count)")
+        print("[figures] killed after \(answeredBeforeRestart) of 300 answered; all 300 answered after the restart")
+        second.kill(signal: SIGTERM)
+        #expect(second.waitForExit() == 0)
+        await rig.stop()
+    }
+
+    @Test("SIGTERM mid-batch: in-flight lookups finish or go back to the queue, and the process exits 0")
+    func gracefulStop() async throws {
+        let rig = try await WorkerRig(startWorker: false)
+        rig.simulator.behaviour = SimulatorBehaviour(latency: .fixed(.milliseconds(50)))
+        try await rig.topology.declare(on: rig.epr)
+        let ids = try await Self.publishBatch(rig, count: 200)
+        let process = try WorkerProcess(rig)
+        _ = try await rig.replies.wait(for: "20 results") { $0.count >= 20 }
+        process.kill(signal: SIGTERM)
+        #expect(process.waitForExit() == 0)
+        let answeredByFirst = Set(Self.answeredIds(rig)).count
+        // Nothing was lost: what it had not finished is back in the queue for the next worker.
+        try await rig.start()
+        let results = try await rig.results(for: ids, timeout: .seconds(120))
+        #expect(results.count == 200)
+        print("[figures] SIGTERM after \(answeredByFirst) of 200 answered; the rest answered by the next worker")
+        await rig.stop()
+    }
+}
+
+/// `cpis worker` as a separate process, configured for a rig (so it can be killed for real).
+final class WorkerProcess: Sendable {
+    private let process: Process
+
+    init(_ rig: WorkerRig) throws {
+        let configuration = rig.configuration
+        let topology = rig.topology
+        let delays = topology.retryDelays.map { String(Int($0.seconds * 1000)) }.joined(separator: ", ")
+        let yaml = """
+            broker: { url: "\(BrokerEnvironment.amqpURL)" }
+            topology:
+              triage: \(topology.triage)
+              batch: \(topology.batch)
+              dead: \(topology.dead)
+              unanswered: \(topology.unanswered)
+              deadLetterExchange: \(topology.deadLetterExchange)
+              results: \(topology.results)
+              retryPrefix: \(topology.retryPrefix)
+              accessExchange: \(topology.accessExchange)
+              audit: \(topology.audit)
+              retryDelaysMs: [\(delays)]
+            smsp:
+              endpoint: \(configuration.smspIdentity.endpoint)
+              tls:
+                ca: \(WorkerRig.certificates.appending(path: "ca.pem").path)
+                certificate: \(WorkerRig.certificates.appending(path: "client.pem").path)
+                key: \(WorkerRig.certificates.appending(path: "client.key").path)
+            concurrency: { maxInFlight: 8, reservedForTriage: 2 }
+            shutdown: { gracePeriodMs: 10000 }
+            """
+        let file = FileManager.default.temporaryDirectory.appending(path: "worker-\(UUID().uuidString).yaml")
+        try yaml.write(to: file, atomically: true, encoding: .utf8)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appending(path: "cpis")
+        process.arguments = ["worker", "--config", file.path]
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "CPIS_AMQP_URL")
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func kill(signal: Int32) {
+        Foundation.kill(process.processIdentifier, signal)
+    }
+
+    /// The exit status, or the signal that ended it.
+    func waitForExit() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
