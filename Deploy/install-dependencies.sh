@@ -11,6 +11,8 @@ pkg-config --exists libxml-2.0 2>/dev/null || missing+=(libxml2-dev)
 pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev)
 command -v openssl >/dev/null || missing+=(openssl)
 [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || missing+=(rabbitmq-server)
+# The tests check published messages against the contract's JSON Schemas with Python's jsonschema.
+python3 -c 'import jsonschema' 2>/dev/null || missing+=(python3-jsonschema)
 
 if (( ${#missing[@]} == 0 )); then
     exit 0

@@ -1,4 +1,5 @@
 import AMQPClient
+import Foundation
 
 /// The queues and exchanges of the AMQP contract (`message-contract.md`, "Topology"), declared
 /// idempotently by every worker at start (and again by the AMQP client after each recovery).
@@ -39,15 +40,18 @@ public struct WorkerTopology: Sendable, Hashable {
         return milliseconds % 1000 == 0 ? "\(retryPrefix).\(milliseconds / 1000)s" : "\(retryPrefix).\(milliseconds)ms"
     }
 
-    public func declare(on connection: AMQPConnection) async throws(AMQPError) {
+    /// Everything to declare, in order: exchanges and queues before the bindings that join them.
+    public var declarations: (exchanges: [AMQPExchange], queues: [AMQPQueue], bindings: [AMQPBinding]) {
         let atLeastOnce: AMQPTable = ["x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"]
-        try await connection.declare(AMQPExchange(name: deadLetterExchange, kind: .fanout))
-        for queue in [dead, unanswered] {
-            try await connection.declare(AMQPQueue.quorum(queue))
-            try await connection.bind(AMQPBinding(queue: queue, exchange: deadLetterExchange, routingKey: ""))
-        }
+        var exchanges = [AMQPExchange(name: deadLetterExchange, kind: .fanout),
+                         AMQPExchange(name: accessExchange, kind: .topic)]
+        var queues = [AMQPQueue.quorum(dead), AMQPQueue.quorum(unanswered), AMQPQueue.quorum(results),
+                      AMQPQueue.quorum(audit)]
+        var bindings = [AMQPBinding(queue: dead, exchange: deadLetterExchange, routingKey: ""),
+                        AMQPBinding(queue: unanswered, exchange: deadLetterExchange, routingKey: ""),
+                        AMQPBinding(queue: audit, exchange: accessExchange, routingKey: "#")]
         for lane in LookupLane.allCases {
-            try await connection.declare(AMQPQueue.quorum(queue(for: lane), arguments: atLeastOnce.merging([
+            queues.append(AMQPQueue.quorum(queue(for: lane), arguments: atLeastOnce.merging([
                 "x-delivery-limit": .int(Int64(deliveryLimit)),
                 "x-dead-letter-exchange": .string(deadLetterExchange),
             ]) { $1 }))
@@ -55,16 +59,48 @@ public struct WorkerTopology: Sendable, Hashable {
         for step in retryDelays.indices {
             let name = retryName(step: step)
             let delay = retryDelays[step]
-            try await connection.declare(AMQPExchange(name: name, kind: .fanout))
-            try await connection.declare(AMQPQueue.quorum(name, arguments: atLeastOnce.merging([
+            exchanges.append(AMQPExchange(name: name, kind: .fanout))
+            queues.append(AMQPQueue.quorum(name, arguments: atLeastOnce.merging([
                 "x-message-ttl": .int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000),
                 "x-dead-letter-exchange": "",
             ]) { $1 }))
-            try await connection.bind(AMQPBinding(queue: name, exchange: name, routingKey: ""))
+            bindings.append(AMQPBinding(queue: name, exchange: name, routingKey: ""))
         }
-        try await connection.declare(AMQPQueue.quorum(results))
-        try await connection.declare(AMQPExchange(name: accessExchange, kind: .topic))
-        try await connection.declare(AMQPQueue.quorum(audit))
-        try await connection.bind(AMQPBinding(queue: audit, exchange: accessExchange, routingKey: "#"))
+        return (exchanges, queues, bindings)
+    }
+
+    public func declare(on connection: AMQPConnection) async throws(AMQPError) {
+        let (exchanges, queues, bindings) = declarations
+        for exchange in exchanges { try await connection.declare(exchange) }
+        for queue in queues { try await connection.declare(queue) }
+        for binding in bindings { try await connection.bind(binding) }
+    }
+
+    /// The topology as a RabbitMQ definitions file (`rabbitmqctl import_definitions`, or the
+    /// management UI), for operators who create it ahead of the workers.
+    public func definitionsJSON(virtualHost: String = "/") -> String {
+        func value(_ field: AMQPFieldValue) -> Any {
+            switch field {
+            case .int(let number): number
+            case .string(let text): text
+            case .bool(let flag): flag
+            case .double(let number): number
+            default: "\(field)"
+            }
+        }
+        let (exchanges, queues, bindings) = declarations
+        let definitions: [String: Any] = [
+            "exchanges": exchanges.map { ["name": $0.name, "vhost": virtualHost, "type": $0.kind.rawValue,
+                                          "durable": $0.durable, "auto_delete": $0.autoDelete, "internal": false,
+                                          "arguments": $0.arguments.mapValues(value)] },
+            "queues": queues.map { ["name": $0.name, "vhost": virtualHost, "durable": $0.durable,
+                                    "auto_delete": $0.autoDelete, "arguments": $0.arguments.mapValues(value)] },
+            "bindings": bindings.map { ["source": $0.exchange, "vhost": virtualHost, "destination": $0.queue,
+                                        "destination_type": "queue", "routing_key": $0.routingKey,
+                                        "arguments": $0.arguments.mapValues(value)] },
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: definitions,
+                                                options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

@@ -65,3 +65,26 @@ struct TopologyTests {
         await connection.close()
     }
 }
+
+@Suite("the topology's definitions file", .serialized, .timeLimit(.minutes(1)))
+struct TopologyDefinitionsTests {
+    static let file = WorkerRig.packageRoot.appending(path: "Deploy/rabbitmq-definitions.json")
+
+    @Test("Deploy/rabbitmq-definitions.json is what the worker declares, and RabbitMQ imports it")
+    func definitionsMatchAndImport() async throws {
+        let committed = try String(contentsOf: Self.file, encoding: .utf8)
+        #expect(committed == WorkerTopology().definitionsJSON(),
+                "regenerate it: .build/debug/cpis topology > Deploy/rabbitmq-definitions.json")
+
+        // The broker's own user must be able to read it.
+        let copy = FileManager.default.temporaryDirectory.appending(path: "definitions-\(UUID().uuidString).json")
+        try committed.write(to: copy, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: copy.path)
+        try BrokerEnvironment.ctl("import_definitions", copy.path)
+        // Declaring the same names afterwards succeeds only if every argument matches.
+        let connection = try await BrokerEnvironment.connect()
+        try await WorkerTopology().declare(on: connection)
+        #expect(connection.recoveryCount == 0)
+        await connection.close()
+    }
+}
