@@ -28,6 +28,7 @@ public final class SMSPSimulator: Sendable {
     private let register = AccessRegister()
     private let state: Mutex<State>
     private let now: @Sendable () -> Date
+    private let requests = Atomic<Int>(0)
     /// How many message ids to remember for the uniqueness check.
     private static let rememberedMessageIDs = 100_000
     static let xmlContentType = "text/xml; charset=utf-8"
@@ -45,10 +46,14 @@ public final class SMSPSimulator: Sendable {
 
     public var patientCount: Int { dataset.plansByNHSNumber.count }
 
+    /// SOAP requests received so far, answered or not.
+    public var requestCount: Int { requests.load(ordering: .relaxed) }
+
     // MARK: Answering
 
     /// Judges and answers one POSTed SOAP request.
     public func handle(soapAction: String?, body: [UInt8]) -> SimulatorReply {
+        requests.add(1, ordering: .relaxed)
         let request: SMSPIncomingRequest
         do {
             request = try SMSPRequestReader.read(body)

@@ -176,3 +176,31 @@ struct WorkerIntegrationTests {
         await rig.stop()
     }
 }
+
+@Suite("worker: circuit breaker", .serialized, .timeLimit(.minutes(2)))
+struct CircuitBreakerIntegrationTests {
+    @Test("an SMSP that is down is not hammered: requests wait in the broker until a probe finds it back")
+    func breakerPausesAndProbes() async throws {
+        let rig = try await WorkerRig(maximumAttempts: 10, breakerFailureThreshold: 3)
+        rig.simulator.behaviour = SimulatorBehaviour(faultRates: [.http503: 1.0])
+        var ids: [String] = []
+        for index in 0..<20 {
+            ids.append(try await rig.send(WorkerRig.body(index.isMultiple(of: 2) ? "9990000018" : "9990000026")))
+        }
+        // Open: after a few failures the worker stops asking.
+        try await Task.sleep(for: .seconds(1))
+        let whileOpen = rig.simulator.requestCount
+        try await Task.sleep(for: .milliseconds(300))
+        let calls = rig.simulator.requestCount - whileOpen
+        #expect(whileOpen < 20, "the worker kept calling a failing SMSP \(whileOpen) times")
+        #expect(calls <= 3, "\(calls) calls in 300 ms while the circuit should be open or probing")
+        #expect(rig.replies.all.isEmpty, "requests must wait in the broker, not be failed")
+
+        // Back: the next probe succeeds, consuming resumes, everything is answered.
+        rig.simulator.behaviour = SimulatorBehaviour()
+        let results = try await rig.results(for: ids, timeout: .seconds(60))
+        #expect(results.count == 20)
+        #expect(results.values.allSatisfy { $0["outcome"] as? String == "records-found" })
+        await rig.stop()
+    }
+}

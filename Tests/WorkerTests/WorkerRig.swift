@@ -43,7 +43,8 @@ final class WorkerRig: Sendable {
     }
 
     init(maximumAttempts: Int = 3, maximumInFlight: Int = 8, reservedForTriage: Int = 2,
-         authorisation: Authorisation = Authorisation(odsCodesByUser: nil), startWorker: Bool = true) async throws {
+         authorisation: Authorisation = Authorisation(odsCodesByUser: nil), breakerFailureThreshold: Int = 50,
+         startWorker: Bool = true) async throws {
         var topology = TopologyTests.uniqueTopology()
         topology.retryDelays = [.milliseconds(100), .milliseconds(200)]
         self.topology = topology
@@ -65,7 +66,8 @@ final class WorkerRig: Sendable {
         worker.reservedForTriage = reservedForTriage
         worker.smspTimeout = .seconds(2)
         worker.authorisation = authorisation
-        worker.breakerFailureThreshold = 50
+        worker.breakerFailureThreshold = breakerFailureThreshold
+        worker.breakerCoolDown = .milliseconds(500)
         worker.shutdownGracePeriod = .seconds(5)
         configuration = WorkerConfiguration(
             broker: try BrokerEnvironment.configuration(),
