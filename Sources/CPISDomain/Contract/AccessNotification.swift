@@ -35,15 +35,10 @@ public struct AccessNotification: Sendable, Hashable {
     }
 
     private struct Wire: Encodable {
-        struct RequesterWire: Encodable {
-            var organisation: Organisation
-            var user: UserAuthor?
-            var system: SystemAuthor?
-        }
         var requestId: String
         var nhsNumber: String
         var accessedAt: String
-        var requester: RequesterWire
+        var requester: RequesterJSON
         var outcome: LookupResult.Outcome
         var localAuthoritiesNotified: [Organisation]
 
@@ -51,12 +46,7 @@ public struct AccessNotification: Sendable, Hashable {
             requestId = notification.requestId
             nhsNumber = notification.nhsNumber
             accessedAt = UTCTimestamp.string(notification.accessedAt)
-            switch notification.requester.author {
-            case .user(let user):
-                requester = RequesterWire(organisation: notification.requester.organisation, user: user)
-            case .system(let system):
-                requester = RequesterWire(organisation: notification.requester.organisation, system: system)
-            }
+            requester = RequesterJSON(notification.requester)
             outcome = notification.outcome
             localAuthoritiesNotified = notification.localAuthoritiesNotified
         }

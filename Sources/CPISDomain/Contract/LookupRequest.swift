@@ -27,37 +27,20 @@ public struct LookupRequest: Sendable, Hashable {
         } catch {
             throw LookupRequestError("nhsNumber: \(error)")
         }
-        let author: Requester.Author
-        switch (body.requester.user, body.requester.system) {
-        case (let user?, nil): author = .user(user)
-        case (nil, let system?): author = .system(system)
-        case (nil, nil):
-            throw LookupRequestError("requester needs either \"user\" (a person) or \"system\" (an unattended system)")
-        case (.some, .some):
-            throw LookupRequestError("requester has both \"user\" and \"system\": send exactly one")
-        }
-        self.init(nhsNumber: nhsNumber, requester: Requester(organisation: body.requester.organisation, author: author))
+        self.init(nhsNumber: nhsNumber, requester: try body.requester.requester())
     }
 
     /// The body as JSON (for tools and tests that publish requests).
     public func json() -> [UInt8] {
-        let body = Body(nhsNumber: nhsNumber.digits, requester: .init(
-            organisation: requester.organisation,
-            user: { if case .user(let user) = requester.author { user } else { nil } }(),
-            system: { if case .system(let system) = requester.author { system } else { nil } }()))
+        let body = Body(nhsNumber: nhsNumber.digits, requester: RequesterJSON(requester))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return Array((try? encoder.encode(body)) ?? Data())
     }
 
     private struct Body: Codable {
-        struct RequesterBody: Codable {
-            var organisation: Organisation
-            var user: UserAuthor?
-            var system: SystemAuthor?
-        }
         var nhsNumber: String
-        var requester: RequesterBody
+        var requester: RequesterJSON
     }
 
     private static func explain(_ error: DecodingError) -> String {
