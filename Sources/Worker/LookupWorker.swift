@@ -36,6 +36,11 @@ public final class LookupWorker: Sendable {
     private let state: Mutex<State>
     private let lookups = DispatchQueue(label: "cpis.worker.lookups", attributes: .concurrent)
     private let idle = DispatchGroup()
+    /// Changes of consumption (pause, probe, resume) are applied one after another by one task, in
+    /// the order the circuit breaker asked for them: interleaved cancels and consumes could leave a
+    /// lane with no consumer.
+    private let consumptionChanges = AsyncStream<Consumption>.makeStream()
+    private let consumptionTask = Mutex<Task<Void, Never>?>(nil)
 
     init(settings: WorkerSettings, connection: AMQPConnection, smsp: SMSPClient, logger: Logger) {
         self.settings = settings
@@ -93,6 +98,18 @@ public final class LookupWorker: Sendable {
             [self] delivery in lookups.async(group: idle) { self.answerDeadLettered(delivery) }
         }
         try await consume(.normal)
+        let changes = consumptionChanges.stream
+        consumptionTask.withLock { task in
+            task = Task { [self] in
+                for await consumption in changes {
+                    do {
+                        try await consume(consumption)
+                    } catch {
+                        logger.error("could not change consumption to \(consumption): \(error)")
+                    }
+                }
+            }
+        }
         logger.info("""
             worker consuming \(topology.triage) and \(topology.batch): \(settings.maximumInFlight) SMSP calls at most, \
             \(settings.reservedForTriage) kept for triage
@@ -106,6 +123,8 @@ public final class LookupWorker: Sendable {
             state.stopping = true
             return state.scheduler.drainWaiting()
         }
+        consumptionChanges.continuation.finish()
+        await consumptionTask.withLock { $0 }?.value
         for tag in [LookupLane.triage.rawValue, LookupLane.batch.rawValue, "unanswered"] {
             try? await connection.cancel(consumerTag: tag)
         }
@@ -402,16 +421,16 @@ public final class LookupWorker: Sendable {
             break
         case .opened(let until):
             logger.error("SMSP unavailable: circuit open, consuming paused for \(until - .now)")
-            Task { try? await consume(.stopped) }
+            consumptionChanges.continuation.yield(.stopped)
             DispatchQueue.global().asyncAfter(deadline: .now() + max(0, (until - .now).seconds)) { [self] in
                 if state.withLock({ $0.breaker.tick(now: .now) }) == .probe {
                     logger.info("circuit half-open: probing the SMSP with the next lookups")
-                    Task { try? await consume(.probing) }
+                    consumptionChanges.continuation.yield(.probing)
                 }
             }
         case .closed:
             logger.info("SMSP answering again: circuit closed, consuming resumed")
-            Task { try? await consume(.normal) }
+            consumptionChanges.continuation.yield(.normal)
         }
     }
 }
