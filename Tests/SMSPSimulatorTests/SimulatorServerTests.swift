@@ -93,8 +93,14 @@ struct SimulatorServerTests {
         #expect(answer.plans.first?.localAuthority.odsCode == "V820")
         #expect(answer.plans.first?.localAuthority.emergencyDutyPhone == nil)
 
-        let trigger = try SMSPResponseReader.read(try rig.post("5555555555").body).answer
-        #expect(trigger.responseCode.code == "SMSP-0005")
+        let triggers = ["1111111111": "SMSP-0001", "2222222222": "SMSP-0002", "3333333333": "SMSP-0003",
+                        "4444444444": "SMSP-0004", "5555555555": "SMSP-0005", "6666666666": "SMSP-9999",
+                        "7777777777": "CPIS-9999", "8888888888": "CPIS-0001"]
+        for (number, code) in triggers {
+            let response = try rig.post(number)
+            #expect(response.status == 200)
+            #expect(try SMSPResponseReader.read(response.body).answer.responseCode.code == code)
+        }
 
         let log = try rig.get("/notifications?nhsNumber=9990000050")
         let entries = try #require(try JSONSerialization.jsonObject(with: Data(log.body)) as? [[String: Any]])

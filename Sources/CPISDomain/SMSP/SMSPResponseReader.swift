@@ -30,20 +30,25 @@ public enum SMSPResponseReader {
     }
 
     public static func read(_ document: XMLDocument) throws(SMSPResponseError) -> SMSPResponse {
+        // The envelope's structure is found with namespace-aware XPath; the answer's many small fields
+        // are then read by walking the tree (a query per field would search the tree again each time).
+        func first(_ expression: String, in context: XMLElement? = nil) -> XMLElement? {
+            if let context { return try? context.firstElement(matching: expression, namespaces: SMSPNamespaces.prefixes) }
+            return try? document.firstElement(matching: expression, namespaces: SMSPNamespaces.prefixes)
+        }
         let root = document.rootElement
         var relatesTo: String?
         let envelope: XMLElement
         if root.is("Envelope", SMSPNamespaces.soap) {
-            relatesTo = root.child("Header", SMSPNamespaces.soap)?.child("RelatesTo", SMSPNamespaces.addressing)?
-                .trimmedText
-            guard let soapBody = root.child("Body", SMSPNamespaces.soap) else {
+            relatesTo = first("/soap:Envelope/soap:Header/wsa:RelatesTo")?.trimmedText
+            guard let soapBody = first("/soap:Envelope/soap:Body") else {
                 throw SMSPResponseError(.notSOAP, "the SOAP envelope has no Body")
             }
-            if let fault = soapBody.child("Fault", SMSPNamespaces.soap) {
+            if let fault = first("soap:Fault", in: soapBody) {
                 let soapFault = readFault(fault)
                 throw SMSPResponseError(.soapFault, "the SMSP answered with a SOAP fault: \(soapFault)", fault: soapFault)
             }
-            guard let distribution = soapBody.child("DistributionEnvelope", SMSPNamespaces.itk) else {
+            guard let distribution = first("itk:DistributionEnvelope", in: soapBody) else {
                 let found = soapBody.childElements.first.map { "<\($0.localName)>" } ?? "nothing"
                 throw SMSPResponseError(.notSOAP, "the SOAP Body holds \(found), not an ITK DistributionEnvelope")
             }
@@ -55,10 +60,8 @@ public enum SMSPResponseReader {
                 + "<\(root.localName)> in namespace \(root.namespaceURI ?? "(none)")")
         }
 
-        let trackingID = envelope.child("header", SMSPNamespaces.itk)?.attribute("trackingid")
-        guard let payload = envelope.child("payloads", SMSPNamespaces.itk)?.child("payload", SMSPNamespaces.itk)?
-            .childElements.first
-        else {
+        let trackingID = first("itk:header", in: envelope)?.attribute("trackingid")
+        guard let payload = first("itk:payloads/itk:payload/*[1]", in: envelope) else {
             throw SMSPResponseError(.wrongPayload, "the Distribution Envelope carries no payload")
         }
         guard payload.is("CP-ISNHSQueryResponse", SMSPNamespaces.hl7) else {
