@@ -20,8 +20,8 @@ rabbit_bin=/usr/lib/rabbitmq/bin
 
 amqp_port=${CPIS_BROKER_PORT:-5682}
 amqps_port=${CPIS_BROKER_TLS_PORT:-5681}
-dist_port=$((amqp_port + 20))
-epmd_port=$((amqp_port + 21))
+dist_port=$((amqp_port + 10000))
+epmd_port=$((amqp_port + 10001))
 node="cpis-$amqp_port@localhost"
 
 # Debian's rabbitmq-server refuses to run as root and drops to the rabbitmq user; so do we.
