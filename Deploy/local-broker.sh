@@ -19,6 +19,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 rabbit_bin=/usr/lib/rabbitmq/bin
 
 amqp_port=${CPIS_BROKER_PORT:-5682}
+# A node already started in DIR keeps the ports it was started with (stop must find its epmd).
+if [[ $action == stop && -f $dir/ports ]]; then
+    # shellcheck source=/dev/null
+    source "$dir/ports"
+fi
 amqps_port=${CPIS_BROKER_TLS_PORT:-5681}
 dist_port=$((amqp_port + 10000))
 epmd_port=$((amqp_port + 10001))
@@ -50,6 +55,7 @@ start() {
     [[ -x $rabbit_bin/rabbitmq-server ]] || {
         echo "rabbitmq-server is not installed: run Deploy/install-dependencies.sh" >&2; exit 1; }
     mkdir -p "$dir/log" "$dir/mnesia"
+    echo "amqp_port=$amqp_port" > "$dir/ports"
     "$here/generate-certificates.sh" "$dir/certs" >/dev/null
     : > "$dir/rabbitmq-env.conf"
     echo '[].' > "$dir/enabled_plugins"

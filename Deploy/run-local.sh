@@ -40,10 +40,10 @@ pids+=($!)
 pids+=($!)
 
 for _ in $(seq 1 60); do
-    grep -q "worker consuming" "$local_dir/worker.log" 2>/dev/null && grep -q "listening" "$local_dir/simulator.log" && break
+    grep -q "worker consuming" "$local_dir/worker.log" 2>/dev/null && grep -q "SMSP simulator listening" "$local_dir/simulator.log" && break
     sleep 0.5
 done
-echo "simulator: $(grep -m1 listening "$local_dir/simulator.log" | sed 's/.*\] //')   (log: .local/simulator.log)"
+echo "simulator: $(grep -m1 "SMSP simulator listening" "$local_dir/simulator.log" | sed 's/.*\] //')   (log: .local/simulator.log)"
 echo "worker:    $(grep -m1 "worker consuming" "$local_dir/worker.log" | sed 's/.*\] //')   (log: .local/worker.log)"
 echo
 echo "== a triage lookup for test patient 999 000 0018"
