@@ -39,6 +39,49 @@ public struct XMLElement: Hashable {
         }
     }
 
+    /// The child elements with this local name in this namespace (nil: no namespace), in document
+    /// order. Names are compared inside libxml2, without copying them out: the cheap way to walk a
+    /// structure whose names are known.
+    public func childElements(named localName: String, namespaceURI: String?) -> [XMLElement] {
+        var found: [XMLElement] = []
+        forEachChildElement(named: localName, namespaceURI: namespaceURI) { child in
+            found.append(child)
+            return true
+        }
+        return found
+    }
+
+    /// The first child element with this local name in this namespace (nil: no namespace).
+    public func firstChildElement(named localName: String, namespaceURI: String?) -> XMLElement? {
+        var found: XMLElement?
+        forEachChildElement(named: localName, namespaceURI: namespaceURI) { child in
+            found = child
+            return false
+        }
+        return found
+    }
+
+    /// Calls `body` for each matching child element until it returns false.
+    private func forEachChildElement(named localName: String, namespaceURI: String?,
+                                     _ body: (XMLElement) -> Bool) {
+        localName.withCString { name in
+            let wantedName = UnsafeRawPointer(name).assumingMemoryBound(to: xmlChar.self)
+            func inNamespace(_ node: xmlNodePtr) -> Bool {
+                guard let namespaceURI else { return node.pointee.ns == nil }
+                guard let href = node.pointee.ns?.pointee.href else { return false }
+                return namespaceURI.withCString { xmlStrEqual(href, UnsafeRawPointer($0).assumingMemoryBound(to: xmlChar.self)) != 0 }
+            }
+            var child = node.pointee.children
+            while let current = child {
+                if current.pointee.type == XML_ELEMENT_NODE, xmlStrEqual(current.pointee.name, wantedName) != 0,
+                   inNamespace(current), !body(XMLElement(document: document, node: current)) {
+                    return
+                }
+                child = current.pointee.next
+            }
+        }
+    }
+
     /// The concatenated text of the element and its descendants: text and CDATA sections only.
     ///
     /// Entity references are left out rather than expanded (libxml2's own `xmlNodeGetContent`

@@ -217,11 +217,11 @@ public enum SMSPResponseReader {
 extension XMLElement {
     /// The first child element with this local name, in the HL7 namespace unless told otherwise.
     func child(_ localName: String, _ namespace: String = SMSPNamespaces.hl7) -> XMLElement? {
-        childElements.first { $0.localName == localName && $0.namespaceURI == namespace }
+        firstChildElement(named: localName, namespaceURI: namespace)
     }
 
     func children(_ localName: String, _ namespace: String = SMSPNamespaces.hl7) -> [XMLElement] {
-        childElements.filter { $0.localName == localName && $0.namespaceURI == namespace }
+        childElements(named: localName, namespaceURI: namespace)
     }
 
     func `is`(_ localName: String, _ namespace: String) -> Bool {
