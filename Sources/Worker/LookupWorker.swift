@@ -70,7 +70,13 @@ public final class LookupWorker: Sendable {
         }
         let http = try HTTPClient(tls: configuration.smspTLS,
                                   maximumIdleConnectionsPerHost: configuration.worker.maximumInFlight, logger: logger)
-        let connection = try await AMQPConnection.connect(configuration.broker, logger: logger)
+        let connection: AMQPConnection
+        do {
+            connection = try await AMQPConnection.connect(configuration.broker, logger: logger)
+        } catch {
+            http.shutdown()
+            throw error
+        }
         let worker = LookupWorker(
             settings: configuration.worker, connection: connection,
             smsp: SMSPClient(http: http, endpoint: endpoint,
@@ -80,6 +86,7 @@ public final class LookupWorker: Sendable {
             try await worker.start()
         } catch {
             await connection.close()
+            http.shutdown()
             throw error
         }
         return worker
