@@ -102,19 +102,19 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        // Finds the real broker the integration tests use (Deploy/test.sh starts one).
-        .target(name: "BrokerTestSupport",
-                dependencies: ["AMQPClient", .product(name: "Logging", package: "swift-log")], path: "Tests/BrokerTestSupport",
-                swiftSettings: strictSwift),
-        .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient", "BrokerTestSupport"],
+        // Shared by the test targets: the real broker (Deploy/test.sh starts one) and development certificates.
+        .target(name: "TestSupport",
+                dependencies: ["AMQPClient", "HTTPTransport", .product(name: "Logging", package: "swift-log")],
+                path: "Tests/TestSupport", swiftSettings: strictSwift),
+        .testTarget(name: "AMQPClientTests", dependencies: ["AMQPClient", "TestSupport"],
                     swiftSettings: strictSwift),
-        .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport"], swiftSettings: strictSwift),
+        .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPTransport", "TestSupport"], swiftSettings: strictSwift),
         .testTarget(name: "CPISDomainTests", dependencies: ["CPISDomain", "XMLSupport"], swiftSettings: strictSwift),
         // Drives the built `cpis` executable as a person would (it is built with the tests).
         .testTarget(name: "cpisTests", dependencies: ["CPISDomain"], swiftSettings: strictSwift),
-        .testTarget(name: "SMSPSimulatorTests", dependencies: ["SMSPSimulator", "CPISDomain"],
+        .testTarget(name: "SMSPSimulatorTests", dependencies: ["SMSPSimulator", "CPISDomain", "TestSupport"],
                     swiftSettings: strictSwift),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "BrokerTestSupport", "SMSPSimulator", "HTTPTransport"],
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "TestSupport", "SMSPSimulator", "HTTPTransport"],
                     swiftSettings: strictSwift),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: strictSwift),
     ]

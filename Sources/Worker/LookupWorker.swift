@@ -254,8 +254,8 @@ public final class LookupWorker: Sendable {
             breakerEvent { $0.recordTransientFailure(now: .now) }
             let retriesLeft = min(settings.maximumAttempts, (maximumRetries ?? settings.maximumAttempts) + 1) - attempt
             let step = attempt - 1
-            let delay = topology.retryDelays[min(step, topology.retryDelays.count - 1)]
-            let fitsDeadline = job.deadline.map { Date().addingTimeInterval(delay.seconds) < $0 } ?? true
+            let fitsDeadline = job.deadline.map { Date().addingTimeInterval(topology.retryDelay(step: step).seconds) < $0 }
+                ?? true
             if retriesLeft > 0, fitsDeadline, retry(job, delivery: delivery, attempt: attempt, step: step) {
                 logger.info("SMSP unavailable, retrying", metadata: [
                     "request": "\(job.requestId)", "attempt": "\(attempt)", "reason": "\(message)"])
@@ -277,9 +277,8 @@ public final class LookupWorker: Sendable {
         if let deadline = job.deadline {
             message.properties.headers[LookupIntake.deadlineHeader] = .int(Int64(deadline.timeIntervalSince1970 * 1000))
         }
-        let delay = topology.retryDelays[min(step, topology.retryDelays.count - 1)]
         // Full jitter would let a message expire at once; keep it within the top fifth of the step.
-        let milliseconds = Double(delay.components.seconds * 1000) + Double(delay.components.attoseconds) / 1e15
+        let milliseconds = Double(topology.retryDelay(step: step).wholeMilliseconds)
         message.properties.expiration = String(Int(milliseconds * Double.random(in: 0.8...1.0)))
         let sent = publishAndWait([(message, topology.retryName(step: step), topology.queue(for: job.lane))])
         guard sent else { return false }
@@ -444,8 +443,4 @@ public final class LookupWorker: Sendable {
 
 private final class FailureCount: Sendable {
     let count = Atomic<Int>(0)
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

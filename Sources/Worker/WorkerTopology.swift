@@ -33,10 +33,14 @@ public struct WorkerTopology: Sendable, Hashable {
 
     public func queue(for lane: LookupLane) -> String { lane == .triage ? triage : batch }
 
+    /// The delay of a retry step; steps past the last use the last.
+    public func retryDelay(step: Int) -> Duration {
+        retryDelays[min(step, retryDelays.count - 1)]
+    }
+
     /// The retry exchange (and queue) for a delay step, e.g. `cpis.lookup.retry.4s`.
     public func retryName(step: Int) -> String {
-        let delay = retryDelays[min(step, retryDelays.count - 1)]
-        let milliseconds = delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = retryDelay(step: step).wholeMilliseconds
         return milliseconds % 1000 == 0 ? "\(retryPrefix).\(milliseconds / 1000)s" : "\(retryPrefix).\(milliseconds)ms"
     }
 
@@ -58,10 +62,9 @@ public struct WorkerTopology: Sendable, Hashable {
         }
         for step in retryDelays.indices {
             let name = retryName(step: step)
-            let delay = retryDelays[step]
             exchanges.append(AMQPExchange(name: name, kind: .fanout))
             queues.append(AMQPQueue.quorum(name, arguments: atLeastOnce.merging([
-                "x-message-ttl": .int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000),
+                "x-message-ttl": .int(retryDelay(step: step).wholeMilliseconds),
                 "x-dead-letter-exchange": "",
             ]) { $1 }))
             bindings.append(AMQPBinding(queue: name, exchange: name, routingKey: ""))

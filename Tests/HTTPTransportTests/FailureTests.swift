@@ -2,6 +2,7 @@ import Foundation
 import HTTPTransport
 import Synchronization
 import Testing
+import TestSupport
 
 @Suite struct FailureTests {
     @Test func noResponseTimesOutAndMayHaveBeenProcessed() async throws {

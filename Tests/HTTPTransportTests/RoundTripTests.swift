@@ -2,6 +2,7 @@ import Foundation
 import HTTPTransport
 import Synchronization
 import Testing
+import TestSupport
 
 @Suite struct RoundTripTests {
     @Test func plainHTTPRoundTrip() async throws {

@@ -4,24 +4,11 @@ import HTTPTransport
 import Logging
 import SMSPSimulator
 import Testing
+import TestSupport
 
 /// The simulator on the network, driven over real mutual TLS with an HTTP client.
 @Suite("SMSP simulator over mutual TLS", .serialized, .timeLimit(.minutes(2)))
 struct SimulatorServerTests {
-    /// Development certificates made once per test process by the project's own script.
-    static let certificates: URL = {
-        let directory = FileManager.default.temporaryDirectory.appending(path: "cpis-simulator-tests-\(getpid())")
-        let script = Process()
-        script.executableURL = Fixture.packageRoot.appending(path: "Deploy/generate-certificates.sh")
-        script.arguments = [directory.path]
-        script.standardOutput = FileHandle.nullDevice
-        try? script.run()
-        script.waitUntilExit()
-        return directory
-    }()
-
-    static func file(_ name: String) -> String { certificates.appending(path: name).path }
-
     /// A running simulator on an ephemeral port, and a client with the worker's certificate.
     struct Rig {
         let server: SimulatorServer
@@ -31,19 +18,16 @@ struct SimulatorServerTests {
         init(behaviour: SimulatorBehaviour = SimulatorBehaviour(), clientCertificate: Bool = true) throws {
             var settings = SimulatorSettings()
             settings.port = 0
-            settings.certificateFile = SimulatorServerTests.file("server.pem")
-            settings.keyFile = SimulatorServerTests.file("server.key")
-            settings.clientCAFile = SimulatorServerTests.file("ca.pem")
+            settings.certificateFile = try Certificates.path("server.pem")
+            settings.keyFile = try Certificates.path("server.key")
+            settings.clientCAFile = try Certificates.path("ca.pem")
             var logger = Logger(label: "test.simulator")
             logger.logLevel = .critical
             let simulator = SMSPSimulator(dataset: try SimulatorDataset(contentsOf: Fixture.datasetURL),
                                           behaviour: behaviour)
             server = try SimulatorServer(settings: settings, simulator: simulator, logger: logger)
             try server.start()
-            client = try HTTPClient(tls: .client(
-                caFile: SimulatorServerTests.file("ca.pem"),
-                certificateFile: clientCertificate ? SimulatorServerTests.file("client.pem") : nil,
-                keyFile: clientCertificate ? SimulatorServerTests.file("client.key") : nil), logger: logger)
+            client = try HTTPClient(tls: Certificates.client(withCertificate: clientCertificate), logger: logger)
         }
 
         func post(_ nhsNumber: String, timeout: Duration = .seconds(5)) throws -> HTTPResponse {

@@ -1,5 +1,5 @@
 import AMQPClient
-import BrokerTestSupport
+import TestSupport
 import Foundation
 import Testing
 @testable import Worker

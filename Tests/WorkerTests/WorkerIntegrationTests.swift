@@ -1,5 +1,5 @@
 import AMQPClient
-import BrokerTestSupport
+import TestSupport
 import CPISDomain
 import Foundation
 import SMSPSimulator

@@ -1,5 +1,5 @@
 import AMQPClient
-import BrokerTestSupport
+import TestSupport
 import CPISDomain
 import Foundation
 import SMSPSimulator
@@ -147,9 +147,9 @@ final class WorkerProcess: Sendable {
             smsp:
               endpoint: \(configuration.smspIdentity.endpoint)
               tls:
-                ca: \(WorkerRig.certificates.appending(path: "ca.pem").path)
-                certificate: \(WorkerRig.certificates.appending(path: "client.pem").path)
-                key: \(WorkerRig.certificates.appending(path: "client.key").path)
+                ca: \(try Certificates.path("ca.pem"))
+                certificate: \(try Certificates.path("client.pem"))
+                key: \(try Certificates.path("client.key"))
             concurrency: { maxInFlight: 8, reservedForTriage: 2 }
             shutdown: { gracePeriodMs: 10000 }
             """

@@ -1,5 +1,5 @@
 import AMQPClient
-import BrokerTestSupport
+import TestSupport
 import CPISDomain
 import Foundation
 import HTTPTransport
@@ -14,16 +14,6 @@ import Testing
 final class WorkerRig: Sendable {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let certificates: URL = {
-        let directory = FileManager.default.temporaryDirectory.appending(path: "cpis-worker-tests-\(getpid())")
-        let script = Process()
-        script.executableURL = packageRoot.appending(path: "Deploy/generate-certificates.sh")
-        script.arguments = [directory.path]
-        script.standardOutput = FileHandle.nullDevice
-        try? script.run()
-        script.waitUntilExit()
-        return directory
-    }()
 
     let topology: WorkerTopology
     let simulator: SMSPSimulator
@@ -51,9 +41,9 @@ final class WorkerRig: Sendable {
 
         var settings = SimulatorSettings()
         settings.port = 0
-        settings.certificateFile = Self.certificates.appending(path: "server.pem").path
-        settings.keyFile = Self.certificates.appending(path: "server.key").path
-        settings.clientCAFile = Self.certificates.appending(path: "ca.pem").path
+        settings.certificateFile = try Certificates.path("server.pem")
+        settings.keyFile = try Certificates.path("server.key")
+        settings.clientCAFile = try Certificates.path("ca.pem")
         simulator = SMSPSimulator(dataset: try SimulatorDataset(contentsOf: Self.packageRoot.appending(
             path: "Config/simulator-dataset.yaml")))
         server = try SimulatorServer(settings: settings, simulator: simulator, logger: Self.quietLogger)
@@ -72,9 +62,7 @@ final class WorkerRig: Sendable {
         configuration = WorkerConfiguration(
             broker: try BrokerEnvironment.configuration(),
             smspIdentity: SMSPIdentity(endpoint: "https://localhost:\(server.port)/smsp/cpis", username: "worker-test"),
-            smspTLS: .client(caFile: Self.certificates.appending(path: "ca.pem").path,
-                             certificateFile: Self.certificates.appending(path: "client.pem").path,
-                             keyFile: Self.certificates.appending(path: "client.key").path),
+            smspTLS: try Certificates.client(),
             schemaDirectory: nil, worker: worker)
 
         epr = try await BrokerEnvironment.connect()
