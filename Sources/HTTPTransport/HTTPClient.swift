@@ -90,6 +90,13 @@ public final class HTTPClient: Sendable {
         case .failure(let invalid): throw HTTPTransportError(.invalidRequest, invalid.reason)
         }
         let (connection, isReused) = try acquireConnection(to: endpoint, deadline: deadline, timeout: timeout)
+        guard !deadline.hasPassed else {
+            // Connecting used up the time: the request is not started late (the server would act on it
+            // for a caller who has stopped waiting).
+            release(connection, to: endpoint)
+            throw HTTPTransportError(.timeout, "no time left to send the request to \(endpoint.authority) within \(timeout)",
+                                     requestMayHaveBeenProcessed: false)
+        }
         var parser = HTTPParser(maximumHeadBytes: Self.maximumResponseHeadBytes)
         let response: HTTPResponse
         let reusable: Bool

@@ -102,15 +102,16 @@ struct LookupIntake: Sendable {
             attempts: Int(properties.headers[Self.attemptsHeader]?.intValue ?? 0)))
     }
 
-    /// A retry carries the absolute deadline; a first delivery has its caller's `expiration` (ms),
-    /// counted from now: the time it waited in the queue is unknown, so this is the latest it can be.
+    /// When the caller stops waiting. A retry carries the absolute deadline in a header. A first
+    /// delivery's `expiration` (ms) counts from the request's AMQP `timestamp` where the publisher set
+    /// one (so the time it waited in the queue counts), but never from later than its receipt (a
+    /// publisher's clock running ahead); without a timestamp, from its receipt, the latest it can be.
     static func deadline(_ properties: AMQPProperties, receivedAt now: Date) -> Date? {
         if let milliseconds = properties.headers[deadlineHeader]?.intValue {
             return Date(timeIntervalSince1970: Double(milliseconds) / 1000)
         }
-        if let expiration = properties.expiration, let milliseconds = Double(expiration) {
-            return now.addingTimeInterval(milliseconds / 1000)
-        }
-        return nil
+        guard let expiration = properties.expiration, let milliseconds = Double(expiration) else { return nil }
+        let start = properties.timestamp.map { min($0, now) } ?? now
+        return start.addingTimeInterval(milliseconds / 1000)
     }
 }

@@ -8,39 +8,31 @@ import Synchronization
 
 /// The product: consumes lookups, calls the SMSP with bounded concurrency, and answers every request.
 ///
-/// Deliveries arrive on the AMQP connection's thread and are handed to a ``SlotScheduler``; each
-/// started lookup runs on a Dispatch queue (the SMSP call blocks), publishes its result and, when
-/// CP-IS answered, the access notification, waits for the broker's confirms, and only then
-/// acknowledges the request. A worker killed at any moment loses nothing: unacknowledged requests
-/// return to their queue.
+/// The decisions are made by a ``WorkerStateMachine`` behind a lock; this class carries them out.
+/// Deliveries arrive on the AMQP connection's thread. A started lookup runs on its slot, one serial
+/// Dispatch queue per slot, so exactly `maxInFlight` SMSP calls can run at once from the first
+/// second (a concurrent queue's threads grow about one a second while its threads block). The
+/// slot is freed when the SMSP call is over; the result (and, when CP-IS answered, the access
+/// notification) is then published, and the request acknowledged once the broker has confirmed
+/// them, without holding the slot. A worker killed at any moment loses nothing: unacknowledged
+/// requests return to their queue.
 public final class LookupWorker: Sendable {
-    private struct State {
-        var scheduler: SlotScheduler<AMQPDelivery>
-        var breaker: CircuitBreaker
-        /// Requests answered by this process, oldest first: a redelivery of one is acknowledged, not answered again.
-        var answered: Set<String> = []
-        var answeredOrder: [String] = []
-        /// Requests being worked on, and redeliveries of them that arrived meanwhile.
-        var inProgress: [String: [AMQPDelivery]] = [:]
-        var consuming: Consumption = .stopped
-        var stopping = false
-    }
-
-    enum Consumption: Equatable { case stopped, normal, probing }
+    typealias Machine = WorkerStateMachine<AMQPDelivery>
+    typealias Lookup = Machine.Lookup
 
     private let settings: WorkerSettings
     private let connection: AMQPConnection
     private let smsp: SMSPClient
     private let intake: LookupIntake
     private let logger: Logger
-    private let state: Mutex<State>
-    private let lookups = DispatchQueue(label: "cpis.worker.lookups", attributes: .concurrent)
-    private let idle = DispatchGroup()
-    /// Changes of consumption (pause, probe, resume) are applied one after another by one task, in
-    /// the order the circuit breaker asked for them: interleaved cancels and consumes could leave a
-    /// lane with no consumer.
-    private let consumptionChanges = AsyncStream<Consumption>.makeStream()
-    private let consumptionTask = Mutex<Task<Void, Never>?>(nil)
+    private let machine: Mutex<Machine>
+    private let slots: [DispatchQueue]
+    /// Dead-lettered requests (`unanswered`) are answered here, off the slots: they make no SMSP call.
+    private let deadLetters = DispatchQueue(label: "cpis.worker.dead-letters")
+    /// Moves the breaker's clock and expires lookups waiting for it.
+    private let ticker: Ticker
+    private let drained = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    private let isDrained = Atomic<Bool>(false)
 
     init(settings: WorkerSettings, connection: AMQPConnection, smsp: SMSPClient, logger: Logger) {
         self.settings = settings
@@ -48,10 +40,13 @@ public final class LookupWorker: Sendable {
         self.smsp = smsp
         self.intake = LookupIntake(maximumBodyBytes: settings.maximumBodyBytes, authorisation: settings.authorisation)
         self.logger = logger
-        self.state = Mutex(State(
+        self.machine = Mutex(Machine(
             scheduler: SlotScheduler(capacity: settings.maximumInFlight, reservedForTriage: settings.reservedForTriage),
             breaker: CircuitBreaker(failureThreshold: settings.breakerFailureThreshold, coolDown: settings.breakerCoolDown,
-                                    maximumCoolDown: settings.breakerMaximumCoolDown)))
+                                    maximumCoolDown: settings.breakerMaximumCoolDown),
+            rememberedRequests: settings.rememberedRequests))
+        self.slots = (0..<settings.maximumInFlight).map { DispatchQueue(label: "cpis.worker.slot-\($0)") }
+        self.ticker = Ticker(every: .milliseconds(100))
     }
 
     private var topology: WorkerTopology { settings.topology }
@@ -101,67 +96,106 @@ public final class LookupWorker: Sendable {
                 """)
         }
         try await topology.declare(on: connection)
-        try await connection.consume(AMQPConsumer(queue: topology.unanswered, tag: "unanswered", prefetch: 4)) {
-            [self] delivery in lookups.async(group: idle) { self.answerDeadLettered(delivery) }
+        try await connection.consume(AMQPConsumer(queue: topology.unanswered, tag: Self.unansweredTag, prefetch: 4)) {
+            [self] delivery in deadLetters.async { self.answerDeadLettered(delivery) }
         }
-        try await consume(.normal)
-        let changes = consumptionChanges.stream
-        consumptionTask.withLock { task in
-            task = Task { [self] in
-                for await consumption in changes {
-                    do {
-                        try await consume(consumption)
-                    } catch {
-                        logger.error("could not change consumption to \(consumption): \(error)")
-                    }
-                }
+        for lane in LookupLane.allCases {
+            try await connection.consume(AMQPConsumer(queue: topology.queue(for: lane), tag: lane.rawValue,
+                                                      prefetch: UInt16(clamping: prefetch(for: lane)))) { [self] delivery in
+                received(delivery, lane: lane)
             }
         }
+        ticker.start { [self] in perform(machine.withLock { $0.tick(at: .now, now: Date()) }) }
         logger.info("""
             worker consuming \(topology.triage) and \(topology.batch): \(settings.maximumInFlight) SMSP calls at most, \
             \(settings.reservedForTriage) kept for triage
             """)
     }
 
-    /// Stops taking work, lets in-flight lookups finish within the grace period, returns the rest to
-    /// the broker, and closes the connection.
+    private static let unansweredTag = "unanswered"
+
+    /// The broker's prefetch per lane: the lane's share of the slots, plus a little so that a slot
+    /// freed while a result is being confirmed finds its next lookup already here. Everything else
+    /// waits in the broker.
+    func prefetch(for lane: LookupLane) -> Int {
+        let share = lane == .triage ? settings.maximumInFlight : settings.maximumInFlight - settings.reservedForTriage
+        return share + max(1, share / 8)
+    }
+
+    /// Stops taking work, lets the lookups it holds finish within the grace period (with the SMSP
+    /// down, gives them back), and closes the connection: what is still unsettled then returns to
+    /// the broker.
     public func shutdown() async {
-        let waiting = state.withLock { state in
-            state.stopping = true
-            return state.scheduler.drainWaiting()
-        }
-        consumptionChanges.continuation.finish()
-        await consumptionTask.withLock { $0 }?.value
-        for tag in [LookupLane.triage.rawValue, LookupLane.batch.rawValue, "unanswered"] {
-            try? await connection.cancel(consumerTag: tag)
-        }
-        for delivery in waiting { try? await connection.nack(delivery, requeue: true) }
-        let finished = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { [idle, settings] in
-                continuation.resume(returning: idle.wait(timeout: .now() + settings.shutdownGracePeriod.seconds) == .success)
+        perform(machine.withLock { $0.drain() })
+        let finished = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { [self] in
+                await withCheckedContinuation { continuation in
+                    let alreadyDrained = drained.withLock { waiting in
+                        if isDrained.load(ordering: .acquiring) { return true }
+                        waiting = continuation
+                        return false
+                    }
+                    if alreadyDrained { continuation.resume() }
+                }
+                return true
             }
+            group.addTask { [settings] in
+                try? await Task.sleep(for: settings.shutdownGracePeriod)
+                return false
+            }
+            let first = await group.next() ?? false
+            if !first { resumeDrained() }
+            group.cancelAll()
+            return first
         }
         if !finished {
-            logger.warning("grace period over with lookups still in flight: closing; the broker requeues them")
+            logger.warning("grace period over with lookups still unsettled: closing; the broker requeues them")
         }
+        await stopNow()
+    }
+
+    /// Stops at once (a second signal, or after the grace period): closes the connection, and the
+    /// broker requeues whatever was not settled.
+    public func stopNow() async {
+        ticker.stop()
         await connection.close()
         smsp.http.shutdown()
         logger.info("worker stopped")
     }
 
-    private func consume(_ consumption: Consumption) async throws(AMQPError) {
-        let previous = state.withLock { state in
-            defer { state.consuming = consumption }
-            return state.consuming
-        }
-        guard previous != consumption else { return }
-        for lane in LookupLane.allCases {
-            if previous != .stopped { try await connection.cancel(consumerTag: lane.rawValue) }
-            guard consumption != .stopped else { continue }
-            let prefetch = consumption == .probing ? 1 : state.withLock { $0.scheduler.prefetch(for: lane) }
-            try await connection.consume(AMQPConsumer(queue: topology.queue(for: lane), tag: lane.rawValue,
-                                                      prefetch: UInt16(prefetch))) { [self] delivery in
-                received(delivery, lane: lane)
+    private func resumeDrained() {
+        isDrained.store(true, ordering: .releasing)
+        drained.withLock { $0.take() }?.resume()
+    }
+
+    // MARK: Carrying out decisions
+
+    private func perform(_ actions: [Machine.Action]) {
+        for action in actions {
+            switch action {
+            case .start(let lookup, let lane, let slot, let possibleRepeat):
+                slots[slot].async { [self] in run(lookup, lane: lane, slot: slot, possibleRepeat: possibleRepeat) }
+            case .acknowledgeDuplicate(let delivery, let requestId):
+                logger.info("redelivery of a request already settled: acknowledged, not answered again",
+                            metadata: ["request": "\(requestId)"])
+                connection.ack(delivery) { _ in }
+            case .giveBack(let delivery):
+                connection.nack(delivery, requeue: true) { _ in }
+            case .stopConsuming:
+                Task { [self] in
+                    for lane in LookupLane.allCases { try? await connection.cancel(consumerTag: lane.rawValue) }
+                    try? await connection.cancel(consumerTag: Self.unansweredTag)
+                }
+            case .drained:
+                resumeDrained()
+            case .breaker(.opened(let until)):
+                logger.error("SMSP unavailable: circuit open, no calls for \(until - .now); requests wait in the broker")
+            case .breaker(.probe):
+                logger.info("circuit half-open: the next lookup probes the SMSP")
+            case .breaker(.closed):
+                logger.info("SMSP answering again: circuit closed")
+            case .breaker(.none):
+                break
             }
         }
     }
@@ -169,169 +203,152 @@ public final class LookupWorker: Sendable {
     // MARK: Deliveries (on the AMQP connection's thread: quick, never blocking)
 
     private func received(_ delivery: AMQPDelivery, lane: LookupLane) {
-        let id = delivery.message.properties.messageId ?? ""
-        enum Action { case ackDuplicate, held, start([(AMQPDelivery, LookupLane)]), refuse }
-        let action: Action = state.withLock { state in
-            if state.stopping { return .refuse }
-            if !id.isEmpty, state.answered.contains(id) { return .ackDuplicate }
-            if !id.isEmpty, state.inProgress[id] != nil {
-                state.inProgress[id]?.append(delivery)
-                return .held
-            }
-            if !id.isEmpty { state.inProgress[id] = [] }
-            return .start(state.scheduler.submit(delivery, lane: lane))
-        }
-        switch action {
-        case .ackDuplicate:
-            logger.info("redelivered request already answered: acknowledging it again", metadata: ["request": "\(id)"])
-            connection.ack(delivery) { _ in }
-        case .held:
-            break
-        case .refuse:
-            connection.nack(delivery, requeue: true) { _ in }
-        case .start(let startable):
-            launch(startable)
-        }
+        let properties = delivery.message.properties
+        let lookup = Lookup(
+            delivery: delivery, lane: lane, requestId: properties.messageId.flatMap { $0.isEmpty ? nil : $0 },
+            attempts: Int(properties.headers[LookupIntake.attemptsHeader]?.intValue ?? 0),
+            redelivered: delivery.redelivered, deadline: LookupIntake.deadline(properties, receivedAt: Date()))
+        perform(machine.withLock { $0.received(lookup, now: Date()) })
     }
 
-    private func launch(_ startable: [(AMQPDelivery, LookupLane)]) {
-        for (delivery, lane) in startable {
-            lookups.async(group: idle) { [self] in
-                process(delivery, lane: lane)
-                launch(state.withLock { $0.scheduler.finish(lane: lane) })
-            }
-        }
+    // MARK: One lookup (on its slot: may block)
+
+    private func run(_ lookup: Lookup, lane: LookupLane, slot: Int, possibleRepeat: Bool) {
+        let reply = answer(lookup, lane: lane, possibleRepeat: possibleRepeat)
+        perform(machine.withLock { $0.slotFreed(slot, lane: lane, now: Date()) })
+        settle(lookup, reply)
     }
 
-    // MARK: One lookup (on a Dispatch thread: may block)
+    /// What settling a lookup takes: messages to publish (each confirmed) before the request is
+    /// acknowledged.
+    private struct Reply {
+        var messages: [Outgoing]
+        var settlement: Machine.Settlement
+        var logLevel: Logger.Level = .info
+        var logMessage: Logger.Message
+        var logMetadata: Logger.Metadata
+    }
 
-    private func process(_ delivery: AMQPDelivery, lane: LookupLane) {
-        let now = Date()
-        switch intake.decide(delivery.message, lane: lane, now: now) {
+    private struct Outgoing {
+        var message: AMQPMessage
+        var exchange: String
+        var routingKey: String
+    }
+
+    private func answer(_ lookup: Lookup, lane: LookupLane, possibleRepeat: Bool) -> Reply {
+        let message = lookup.delivery.message
+        switch intake.decide(message, lane: lane, now: Date()) {
         case .refuse(let refusal):
-            refuse(delivery, refusal)
+            return refusalReply(message, refusal)
         case .expired(let refusal):
-            let result = LookupResult(requestId: refusal.requestId, nhsNumber: refusal.nhsNumber, outcome: .expired,
-                                      attempts: 0, error: .init(kind: .expired, message: refusal.message))
-            settle(delivery, result: result, replyTo: delivery.message.properties.replyTo, notification: nil)
+            return resultReply(message, LookupResult(
+                requestId: refusal.requestId, nhsNumber: refusal.nhsNumber, outcome: .expired, attempts: 0,
+                error: .init(kind: .expired, message: refusal.message)))
         case .accept(let job):
-            guard state.withLock({ $0.breaker.allowsCalls }) else {
-                // The SMSP is down: the request waits in the broker, not here.
-                forget(delivery)
-                connection.nack(delivery, requeue: true) { _ in }
-                return
-            }
-            call(job, delivery: delivery)
+            return call(job, message: message, possibleRepeat: possibleRepeat)
         }
     }
 
-    private func call(_ job: LookupJob, delivery: AMQPDelivery) {
+    private func call(_ job: LookupJob, message: AMQPMessage, possibleRepeat: Bool) -> Reply {
         let attempt = job.attempts + 1
-        var timeout = settings.smspTimeout
-        if let deadline = job.deadline {
-            timeout = min(timeout, .seconds(max(0.05, deadline.timeIntervalSinceNow)))
-        }
-        let outcome = smsp.call(job.request, timeout: timeout)
         let nhsNumber = job.request.nhsNumber.digits
+        let outcome = smsp.call(job.request, deadline: job.deadline, timeout: settings.smspTimeout)
+        func failed(_ kind: LookupResult.Failure.Kind, _ text: String, code: ResponseCode? = nil) -> LookupResult {
+            LookupResult(requestId: job.requestId, nhsNumber: nhsNumber, outcome: .failed, responseCode: code,
+                         attempts: attempt, error: .init(kind: kind, message: text))
+        }
         switch outcome {
         case .answered(let answer):
-            breakerEvent { $0.recordSuccess() }
+            perform(machine.withLock { $0.callAnswered(now: Date()) })
+            if possibleRepeat {
+                logger.warning("""
+                    possible repeat: this request was redelivered after the worker holding it stopped without settling \
+                    it, so CP-IS may have been asked twice; the access notification says so
+                    """, metadata: ["request": "\(job.requestId)"])
+            }
             let result = LookupResult(requestId: job.requestId, nhsNumber: nhsNumber, answer: answer, attempts: attempt)
             let notification = AccessNotification(
                 requestId: job.requestId, nhsNumber: nhsNumber, accessedAt: Date(), requester: job.request.requester,
-                outcome: result.outcome, localAuthoritiesNotified: answer.notifiedLocalAuthorities)
-            settle(delivery, result: result, replyTo: job.replyTo, notification: notification)
-        case .rejected(let message, let code):
-            breakerEvent { $0.recordSuccess() }
-            settle(delivery, result: LookupResult(requestId: job.requestId, nhsNumber: nhsNumber, outcome: .failed,
-                                                  responseCode: code, attempts: attempt,
-                                                  error: .init(kind: .upstreamRejected, message: message)),
-                   replyTo: job.replyTo, notification: nil)
-        case .notSent(let message):
-            refuse(delivery, IntakeRefusal(kind: .invalidRequest, message: message, requestId: job.requestId,
-                                           nhsNumber: nhsNumber))
-        case .unavailable(let message, let code, let maximumRetries, let timedOut):
-            breakerEvent { $0.recordTransientFailure(now: .now) }
+                outcome: result.outcome, localAuthoritiesNotified: answer.notifiedLocalAuthorities,
+                possibleRepeat: possibleRepeat)
+            var reply = resultReply(message, result)
+            reply.messages.append(Outgoing(
+                message: AMQPMessage(body: notification.json(), properties: AMQPProperties(
+                    contentType: "application/json", messageId: UUID().uuidString, timestamp: Date(),
+                    type: "cpis.access.notification")),
+                exchange: topology.accessExchange, routingKey: notification.routingKey))
+            return reply
+        case .rejected(let text, let code):
+            perform(machine.withLock { $0.callAnswered(now: Date()) })
+            return resultReply(message, failed(.upstreamRejected, text, code: code))
+        case .wrongPatient(let text):
+            perform(machine.withLock { $0.callAnswered(now: Date()) })
+            logger.critical("SAFETY: \(text)", metadata: ["request": "\(job.requestId)",
+                                                          "nhs_number": "\(job.request.nhsNumber.masked)"])
+            return resultReply(message, failed(.wrongPatient, text))
+        case .notSent(let text):
+            return refusalReply(message, IntakeRefusal(kind: .invalidRequest, message: text, requestId: job.requestId,
+                                                       nhsNumber: nhsNumber))
+        case .expiredBeforeSend:
+            return resultReply(message, LookupResult(
+                requestId: job.requestId, nhsNumber: nhsNumber, outcome: .expired, attempts: job.attempts,
+                error: .init(kind: .expired, message: "the request's deadline passed before it could be sent to CP-IS: "
+                    + "nothing was sent")))
+        case .unavailable(let text, let code, let maximumRetries, let timedOut):
+            perform(machine.withLock { $0.callFailed(at: .now) })
             let retriesLeft = min(settings.maximumAttempts, (maximumRetries ?? settings.maximumAttempts) + 1) - attempt
             let step = attempt - 1
             let fitsDeadline = job.deadline.map { Date().addingTimeInterval(topology.retryDelay(step: step).seconds) < $0 }
                 ?? true
-            if retriesLeft > 0, fitsDeadline, retry(job, delivery: delivery, attempt: attempt, step: step) {
-                logger.info("SMSP unavailable, retrying", metadata: [
-                    "request": "\(job.requestId)", "attempt": "\(attempt)", "reason": "\(message)"])
-                return
+            if retriesLeft > 0, fitsDeadline {
+                return retryReply(job, message: message, attempt: attempt, step: step, reason: text)
             }
-            let kind: LookupResult.Failure.Kind = timedOut ? .timeout : .upstreamUnavailable
-            settle(delivery, result: LookupResult(
-                requestId: job.requestId, nhsNumber: nhsNumber, outcome: .failed, responseCode: code, attempts: attempt,
-                error: .init(kind: kind, message: "\(message); gave up after \(attempt) attempt(s)")),
-                   replyTo: job.replyTo, notification: nil)
+            return resultReply(message, failed(timedOut ? .timeout : .upstreamUnavailable,
+                                               "\(text); gave up after \(attempt) attempt(s)", code: code))
         }
     }
 
-    /// Sends the request to the retry queue for its step (jittered below the step's delay), then
-    /// acknowledges the original. False when the broker would not take it.
-    private func retry(_ job: LookupJob, delivery: AMQPDelivery, attempt: Int, step: Int) -> Bool {
-        var message = delivery.message
-        message.properties.headers[LookupIntake.attemptsHeader] = .int(Int64(attempt))
+    /// The request goes to the retry queue for its step (expiring jittered below the step's delay,
+    /// then back to its lane), carrying its attempts and deadline.
+    private func retryReply(_ job: LookupJob, message: AMQPMessage, attempt: Int, step: Int, reason: String) -> Reply {
+        var retry = message
+        retry.properties.headers[LookupIntake.attemptsHeader] = .int(Int64(attempt))
         if let deadline = job.deadline {
-            message.properties.headers[LookupIntake.deadlineHeader] = .int(Int64(deadline.timeIntervalSince1970 * 1000))
+            retry.properties.headers[LookupIntake.deadlineHeader] = .int(Int64(deadline.timeIntervalSince1970 * 1000))
         }
         // Full jitter would let a message expire at once; keep it within the top fifth of the step.
         let milliseconds = Double(topology.retryDelay(step: step).wholeMilliseconds)
-        message.properties.expiration = String(Int(milliseconds * Double.random(in: 0.8...1.0)))
-        let sent = publishAndWait([(message, topology.retryName(step: step), topology.queue(for: job.lane))])
-        guard sent else { return false }
-        finish(delivery, requestId: job.requestId, answered: false)
-        return true
+        retry.properties.expiration = String(Int(milliseconds * Double.random(in: 0.8...1.0)))
+        return Reply(messages: [Outgoing(message: retry, exchange: topology.retryName(step: step),
+                                         routingKey: topology.queue(for: job.lane))],
+                     settlement: .retried, logMessage: "SMSP unavailable, retrying",
+                     logMetadata: ["request": "\(job.requestId)", "attempt": "\(attempt)", "reason": "\(reason)"])
     }
 
-    // MARK: Answering
-
-    private func refuse(_ delivery: AMQPDelivery, _ refusal: IntakeRefusal) {
-        let outcome: LookupResult.Outcome = .rejected
-        logger.warning("request refused", metadata: ["request": "\(refusal.requestId)", "kind": "\(refusal.kind.rawValue)",
-                                                     "reason": "\(refusal.message)"])
-        var parked = delivery.message
+    private func refusalReply(_ message: AMQPMessage, _ refusal: IntakeRefusal) -> Reply {
+        var parked = message
         parked.properties.headers["x-cpis-error-kind"] = .string(refusal.kind.rawValue)
         parked.properties.headers["x-cpis-error"] = .string(refusal.message)
         parked.properties.expiration = nil
-        var messages: [(AMQPMessage, String, String)] = [(parked, "", topology.dead)]
-        if let replyTo = delivery.message.properties.replyTo {
-            let result = LookupResult(requestId: refusal.requestId, nhsNumber: refusal.nhsNumber, outcome: outcome,
+        var messages = [Outgoing(message: parked, exchange: "", routingKey: topology.dead)]
+        if let replyTo = message.properties.replyTo {
+            let result = LookupResult(requestId: refusal.requestId, nhsNumber: refusal.nhsNumber, outcome: .rejected,
                                       attempts: 0, error: .init(kind: refusal.kind, message: refusal.message))
-            messages.append((resultMessage(result, correlationId: delivery.message.properties.correlationId,
-                                           replyTo: replyTo), "", replyTo))
+            messages.append(Outgoing(message: resultMessage(result, correlationId: message.properties.correlationId,
+                                                            replyTo: replyTo), exchange: "", routingKey: replyTo))
         }
-        if publishAndWait(messages) {
-            finish(delivery, requestId: refusal.requestId, answered: true)
-        } else {
-            forget(delivery)
-            connection.nack(delivery, requeue: true) { _ in }
-        }
+        return Reply(messages: messages, settlement: .answered, logLevel: .warning, logMessage: "request refused", logMetadata: [
+            "request": "\(refusal.requestId)", "kind": "\(refusal.kind.rawValue)", "reason": "\(refusal.message)"])
     }
 
-    /// Publishes the result (and notification), and acknowledges the request once both are confirmed.
-    private func settle(_ delivery: AMQPDelivery, result: LookupResult, replyTo: String?,
-                        notification: AccessNotification?) {
-        var messages = [(resultMessage(result, correlationId: delivery.message.properties.correlationId
-                                        ?? delivery.message.properties.messageId, replyTo: replyTo),
-                         "", replyTo ?? topology.results)]
-        if let notification {
-            messages.append((AMQPMessage(body: notification.json(), properties: AMQPProperties(
-                contentType: "application/json", messageId: UUID().uuidString, timestamp: Date(),
-                type: "cpis.access.notification")), topology.accessExchange, notification.routingKey))
-        }
-        if publishAndWait(messages) {
-            logger.info("lookup answered", metadata: ["request": "\(result.requestId)",
-                                                      "outcome": "\(result.outcome.rawValue)",
-                                                      "attempts": "\(result.attempts)"])
-            finish(delivery, requestId: result.requestId, answered: true)
-        } else {
-            // Not confirmed: give the request back; it will be answered (once) later.
-            forget(delivery)
-            connection.nack(delivery, requeue: true) { _ in }
-        }
+    private func resultReply(_ message: AMQPMessage, _ result: LookupResult) -> Reply {
+        let replyTo = message.properties.replyTo
+        let published = resultMessage(result, correlationId: message.properties.correlationId
+                                        ?? message.properties.messageId, replyTo: replyTo)
+        return Reply(messages: [Outgoing(message: published, exchange: "", routingKey: replyTo ?? topology.results)],
+                     settlement: .answered, logMessage: "lookup answered",
+                     logMetadata: ["request": "\(result.requestId)", "outcome": "\(result.outcome.rawValue)",
+                                   "attempts": "\(result.attempts)"])
     }
 
     private func resultMessage(_ result: LookupResult, correlationId: String?, replyTo: String?) -> AMQPMessage {
@@ -341,106 +358,149 @@ public final class LookupWorker: Sendable {
             messageId: UUID().uuidString, timestamp: Date(), type: "cpis.lookup.result"))
     }
 
-    /// Publishes all, waits for every confirm. A result whose reply queue does not exist goes to the
-    /// results queue instead, so that it is not lost.
-    private func publishAndWait(_ messages: [(AMQPMessage, String, String)]) -> Bool {
-        let group = DispatchGroup()
-        let failures = FailureCount()
-        for (message, exchange, routingKey) in messages {
-            publish(message, exchange: exchange, routingKey: routingKey, group: group, failures: failures,
-                    fallback: exchange.isEmpty && routingKey != topology.results && routingKey != topology.dead)
+    // MARK: Settling (completions run on the AMQP connection's thread)
+
+    /// Publishes the reply's messages; once the broker has confirmed all of them, acknowledges the
+    /// request. When one is not confirmed, the request goes back to the broker to be answered later.
+    private func settle(_ lookup: Lookup, _ reply: Reply) {
+        let confirms = PendingConfirms(count: reply.messages.count)
+        let finish: @Sendable (Bool) -> Void = { [self] confirmed in
+            let settlement: Machine.Settlement
+            if confirmed {
+                logger.log(level: reply.logLevel, reply.logMessage, metadata: reply.logMetadata)
+                connection.ack(lookup.delivery) { [logger] result in
+                    if case .failure(let error) = result {
+                        logger.warning("acknowledgement failed (the broker redelivers it; it is not answered twice): \(error)")
+                    }
+                }
+                settlement = reply.settlement
+            } else {
+                connection.nack(lookup.delivery, requeue: true) { _ in }
+                settlement = .givenBack
+            }
+            perform(machine.withLock { $0.settled(lookup, settlement, now: Date()) })
         }
-        group.wait()
-        return failures.count.load(ordering: .acquiring) == 0
+        for outgoing in reply.messages {
+            publish(outgoing, fallback: outgoing.exchange.isEmpty && outgoing.routingKey != topology.results
+                        && outgoing.routingKey != topology.dead) { confirmed in
+                if let allConfirmed = confirms.record(confirmed) { finish(allConfirmed) }
+            }
+        }
     }
 
-    private func publish(_ message: AMQPMessage, exchange: String, routingKey: String, group: DispatchGroup,
-                         failures: FailureCount, fallback: Bool) {
-        group.enter()
+    /// Publishes one message; a result whose reply queue does not exist goes to the results queue
+    /// instead, so that it is not lost.
+    private func publish(_ outgoing: Outgoing, fallback: Bool, completion: @escaping @Sendable (Bool) -> Void) {
         // RabbitMQ returns every mandatory publish to a direct reply-to address, delivered or not.
-        let mandatory = !routingKey.hasPrefix(Self.directReplyTo)
-        connection.publish(message, exchange: exchange, routingKey: routingKey, mandatory: mandatory) { [self] result in
+        let mandatory = !outgoing.routingKey.hasPrefix(Self.directReplyTo)
+        connection.publish(outgoing.message, exchange: outgoing.exchange, routingKey: outgoing.routingKey,
+                           mandatory: mandatory) { [self] result in
             switch result {
             case .success:
-                break
+                completion(true)
             case .failure(let error) where error.code == .unroutable && fallback:
-                logger.warning("reply queue \(routingKey) does not exist: result sent to \(topology.results)")
-                publish(message, exchange: "", routingKey: topology.results, group: group, failures: failures,
-                        fallback: false)
+                logger.warning("reply queue \(outgoing.routingKey) does not exist: result sent to \(topology.results)")
+                publish(Outgoing(message: outgoing.message, exchange: "", routingKey: topology.results), fallback: false,
+                        completion: completion)
             case .failure(let error):
-                logger.error("publish to '\(exchange)' '\(routingKey)' failed: \(error)")
-                failures.count.add(1, ordering: .releasing)
+                logger.error("publish to '\(outgoing.exchange)' '\(outgoing.routingKey)' failed: \(error)")
+                completion(false)
             }
-            group.leave()
         }
     }
 
-    private func finish(_ delivery: AMQPDelivery, requestId: String, answered: Bool) {
-        let duplicates = state.withLock { state in
-            let held = state.inProgress.removeValue(forKey: requestId) ?? []
-            if answered, state.answered.insert(requestId).inserted {
-                state.answeredOrder.append(requestId)
-                if state.answeredOrder.count > settings.rememberedRequests {
-                    state.answered.remove(state.answeredOrder.removeFirst())
-                }
-            }
-            return held
-        }
-        connection.ack(delivery) { [logger] result in
-            if case .failure(let error) = result {
-                logger.warning("acknowledgement failed (the broker will redeliver; it will not be answered twice): \(error)")
-            }
-        }
-        for duplicate in duplicates { connection.ack(duplicate) { _ in } }
-    }
+    // MARK: Requests the broker dead-lettered
 
-    /// Lets a request that goes back to the broker be taken up again.
-    private func forget(_ delivery: AMQPDelivery) {
-        if let id = delivery.message.properties.messageId {
-            _ = state.withLock { $0.inProgress.removeValue(forKey: id) }
-        }
-    }
-
+    /// Answers a request the broker dead-lettered from a lookup queue: `expired` when its caller's
+    /// expiration ran out in the queue, `failed` when it went over the delivery limit. The reason is
+    /// the latest death (the first entry of `x-death`), not the first: a retried request first died
+    /// of a retry queue's TTL.
     private func answerDeadLettered(_ delivery: AMQPDelivery) {
         let properties = delivery.message.properties
-        let reason = properties.headers["x-first-death-reason"]?.stringValue ?? "unknown"
         let requestId = properties.messageId ?? "(no message_id)"
-        let nhsNumber = (try? LookupRequest(json: delivery.message.body))?.nhsNumber.digits
-        let result = reason == "expired"
-            ? LookupResult(requestId: requestId, nhsNumber: nhsNumber, outcome: .expired, attempts: 0,
-                           error: .init(kind: .expired, message: "the request waited in the queue past its expiration; "
-                               + "nothing was sent to CP-IS"))
-            : LookupResult(requestId: requestId, nhsNumber: nhsNumber, outcome: .failed, attempts: 0,
-                           error: .init(kind: .upstreamUnavailable, message: "the request could not be processed "
-                               + "(\(reason)); it is kept in \(topology.dead) for inspection"))
-        if state.withLock({ $0.answered.contains(requestId) }) {
+        if machine.withLock({ $0.hasSettled(requestId) }) {
             connection.ack(delivery) { _ in }
             return
         }
-        settle(delivery, result: result, replyTo: properties.replyTo, notification: nil)
-    }
-
-    private func breakerEvent(_ event: (inout CircuitBreaker) -> CircuitBreaker.Transition) {
-        let transition = state.withLock { event(&$0.breaker) }
-        switch transition {
-        case .none, .probe:
-            break
-        case .opened(let until):
-            logger.error("SMSP unavailable: circuit open, consuming paused for \(until - .now)")
-            consumptionChanges.continuation.yield(.stopped)
-            DispatchQueue.global().asyncAfter(deadline: .now() + max(0, (until - .now).seconds)) { [self] in
-                if state.withLock({ $0.breaker.tick(now: .now) }) == .probe {
-                    logger.info("circuit half-open: probing the SMSP with the next lookups")
-                    consumptionChanges.continuation.yield(.probing)
+        let reason = Self.latestDeathReason(properties.headers) ?? "unknown"
+        let nhsNumber = (try? LookupRequest(json: delivery.message.body))?.nhsNumber.digits
+        let result: LookupResult
+        switch reason {
+        case "expired":
+            result = LookupResult(requestId: requestId, nhsNumber: nhsNumber, outcome: .expired, attempts: 0,
+                                  error: .init(kind: .expired, message: "the request waited in the queue past its "
+                                      + "expiration; nothing was sent to CP-IS"))
+        case "delivery_limit":
+            result = LookupResult(requestId: requestId, nhsNumber: nhsNumber, outcome: .failed, attempts: 0,
+                                  error: .init(kind: .upstreamUnavailable, message: """
+                                      the request was handed to workers \(topology.deliveryLimit + 1) times without \
+                                      being settled (each holder stopped while working on it, as if the request made \
+                                      it crash); it is kept in \(topology.dead) for inspection
+                                      """))
+        default:
+            result = LookupResult(requestId: requestId, nhsNumber: nhsNumber, outcome: .failed, attempts: 0,
+                                  error: .init(kind: .upstreamUnavailable, message: "the broker dead-lettered the "
+                                      + "request (\(reason)); it is kept in \(topology.dead) for inspection"))
+        }
+        let reply = resultReply(delivery.message, result)
+        let confirms = PendingConfirms(count: reply.messages.count)
+        for outgoing in reply.messages {
+            publish(outgoing, fallback: outgoing.routingKey != topology.results) { [self] confirmed in
+                guard let allConfirmed = confirms.record(confirmed) else { return }
+                if allConfirmed {
+                    logger.warning("dead-lettered request answered", metadata: [
+                        "request": "\(requestId)", "reason": "\(reason)", "outcome": "\(result.outcome.rawValue)"])
+                    connection.ack(delivery) { _ in }
+                    machine.withLock { $0.rememberSettled(requestId) }
+                } else {
+                    connection.nack(delivery, requeue: true) { _ in }
                 }
             }
-        case .closed:
-            logger.info("SMSP answering again: circuit closed, consuming resumed")
-            consumptionChanges.continuation.yield(.normal)
         }
+    }
+
+    /// `x-death` is ordered most recent first; older brokers also set `x-first-death-reason` only.
+    static func latestDeathReason(_ headers: AMQPTable) -> String? {
+        if case .array(let deaths)? = headers["x-death"], case .table(let latest)? = deaths.first,
+           let reason = latest["reason"]?.stringValue {
+            return reason
+        }
+        return headers["x-last-death-reason"]?.stringValue ?? headers["x-first-death-reason"]?.stringValue
     }
 }
 
-private final class FailureCount: Sendable {
-    let count = Atomic<Int>(0)
+/// A repeating timer on a queue of its own. (Dispatch sources are thread-safe; the protocol is not
+/// marked Sendable.)
+private final class Ticker: @unchecked Sendable {
+    private let source = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "cpis.worker.ticker"))
+    private let interval: DispatchTimeInterval
+
+    init(every interval: DispatchTimeInterval) {
+        self.interval = interval
+        // Resumed at once, unscheduled (it never fires): a suspended source must not be released.
+        source.resume()
+    }
+
+    func start(_ handler: @escaping @Sendable () -> Void) {
+        source.setEventHandler(handler: handler)
+        source.schedule(deadline: .now() + interval, repeating: interval)
+    }
+
+    func stop() { source.cancel() }
+}
+
+/// Counts a lookup's publish confirms; the last one recorded says whether all were confirmed.
+private final class PendingConfirms: Sendable {
+    private let state: Mutex<(left: Int, allConfirmed: Bool)>
+
+    init(count: Int) { state = Mutex((count, true)) }
+
+    /// Nil until the last confirm; then whether every one was confirmed.
+    func record(_ confirmed: Bool) -> Bool? {
+        state.withLock { state in
+            state.left -= 1
+            state.allConfirmed = state.allConfirmed && confirmed
+            return state.left == 0 ? state.allConfirmed : nil
+        }
+    }
 }

@@ -13,6 +13,11 @@ enum SMSPCallOutcome: Sendable {
     case unavailable(message: String, responseCode: ResponseCode?, maximumRetries: Int?, timedOut: Bool)
     /// Our own checks refused the request before sending (it lacks what Spine requires).
     case notSent(message: String)
+    /// The caller's deadline had passed when the request was ready to go: nothing was sent.
+    case expiredBeforeSend
+    /// The SMSP answered about someone else (a record for another NHS number, or an answer to
+    /// another message): nothing of it may reach the result.
+    case wrongPatient(message: String)
 }
 
 /// Calls the SMSP: builds the SOAP request, POSTs it over mutual TLS on a keep-alive connection,
@@ -24,7 +29,9 @@ struct SMSPClient: Sendable {
     /// When set, every request is validated against the NHS schemas before it is sent.
     let validator: SMSPSchemaValidator?
 
-    func call(_ request: LookupRequest, timeout: Duration) -> SMSPCallOutcome {
+    /// Sends one query, unless `deadline` has passed by the moment it is ready to go; the call's
+    /// timeout is `timeout` or what is left until `deadline`, whichever is shorter.
+    func call(_ request: LookupRequest, deadline: Date?, timeout: Duration) -> SMSPCallOutcome {
         let soap: SMSPRequest
         do {
             soap = try builder.build(nhsNumber: request.nhsNumber, requester: request.requester)
@@ -33,6 +40,14 @@ struct SMSPClient: Sendable {
             return .notSent(message: error.description)
         } catch {
             return .notSent(message: "the request does not conform to the NHS schemas: \(error)")
+        }
+        var timeout = timeout
+        if let deadline {
+            // Checked last thing before the send, with no floor: a query past its deadline would
+            // notify a local authority of an access nobody is waiting for.
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { return .expiredBeforeSend }
+            timeout = min(timeout, .seconds(left))
         }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/xml; charset=utf-8")
@@ -43,16 +58,20 @@ struct SMSPClient: Sendable {
                 HTTPRequest(method: "POST", target: Self.target(endpoint), headers: headers, body: Array(soap.body.utf8)),
                 url: Self.origin(endpoint), timeout: timeout)
         } catch {
+            if !error.requestMayHaveBeenProcessed, let deadline, deadline.timeIntervalSinceNow <= 0 {
+                return .expiredBeforeSend
+            }
             return .unavailable(message: "the SMSP could not be reached: \(error)", responseCode: nil,
                                 maximumRetries: nil, timedOut: error.code == .timeout)
         }
-        return Self.classify(response)
+        return Self.classify(response, asked: soap.messageID, about: request.nhsNumber)
     }
 
-    static func classify(_ response: HTTPResponse) -> SMSPCallOutcome {
-        let answer: CPISAnswer
+    /// Classifies a response to the query `messageID` about `nhsNumber`.
+    static func classify(_ response: HTTPResponse, asked messageID: String, about nhsNumber: NHSNumber) -> SMSPCallOutcome {
+        let smspResponse: SMSPResponse
         do {
-            answer = try SMSPResponseReader.read(response.body).answer
+            smspResponse = try SMSPResponseReader.read(response.body)
         } catch let error where error.code == .soapFault {
             return error.isTransient
                 ? .unavailable(message: error.message, responseCode: nil, maximumRetries: nil, timedOut: false)
@@ -64,6 +83,10 @@ struct SMSPClient: Sendable {
             }
             return .rejected(message: "HTTP \(response.status) from the SMSP: \(error.message)", responseCode: nil)
         }
+        if let problem = mismatch(smspResponse, asked: messageID, about: nhsNumber) {
+            return .wrongPatient(message: problem)
+        }
+        let answer = smspResponse.answer
         switch answer.disposition {
         case .found, .noRecord, .possiblyStale:
             return .answered(answer)
@@ -74,6 +97,30 @@ struct SMSPClient: Sendable {
             return .unavailable(message: "\(answer.responseCode.code): \(answer.responseCode.meaning)",
                                 responseCode: answer.responseCode, maximumRetries: maximumRetries, timedOut: false)
         }
+    }
+
+    /// Why the response is not the answer to this query about this patient, or nil when it is:
+    /// `wsa:RelatesTo`, where sent, names our MessageID, and every record's subject carries the
+    /// requested NHS number (the child's own, or the mother's for an unborn child).
+    static func mismatch(_ response: SMSPResponse, asked messageID: String, about nhsNumber: NHSNumber) -> String? {
+        if let relatesTo = response.relatesTo, relatesTo != messageID {
+            return "the SMSP's answer relates to another message (wsa:RelatesTo \(relatesTo), not our \(messageID)): "
+                + "it may be another patient's answer, so none of it is used"
+        }
+        for (index, plan) in response.answer.plans.enumerated() {
+            let subjectNumber: String?
+            switch plan.subject {
+            case .child(let number, _, _): subjectNumber = number
+            case .unbornChild(let mother): subjectNumber = mother.nhsNumber
+            }
+            let digits = subjectNumber?.filter { $0.isASCII && $0.isNumber }
+            guard digits == nhsNumber.digits else {
+                let shown = digits.map { "*** *** \($0.suffix(4))" } ?? "no NHS number"
+                return "the SMSP returned a record for a different patient (record \(index + 1) is about \(shown), "
+                    + "not \(nhsNumber)): none of the answer is used; report it to the SMSP's service desk"
+            }
+        }
+        return nil
     }
 
     /// Scheme, host and port: the connection pool's key.

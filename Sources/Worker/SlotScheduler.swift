@@ -4,68 +4,84 @@ public enum LookupLane: String, Sendable, Hashable, CaseIterable {
     case batch
 }
 
-/// Decides when a received lookup may start its SMSP call, so that at most `capacity` calls are in
-/// flight and a shift-start batch never makes a triage lookup wait behind it: batch lookups may use
-/// at most `capacity - reservedForTriage` slots, triage lookups any free slot, and a freed slot
+/// Decides when received work may start and on which slot, so that at most `capacity` SMSP calls
+/// are in flight and a shift-start batch never makes a triage lookup wait behind it: batch work may
+/// use at most `capacity - reservedForTriage` slots, triage work any free slot, and a freed slot
 /// goes to waiting triage work first.
 ///
-/// A value type without locks or side effects: the owner keeps it behind a lock and carries out
-/// the returned starts (the state-machine pattern).
+/// Each slot is one serial Dispatch queue in the worker, so a started piece of work runs at once on
+/// a thread of its own: the bound is the number of slots, not whatever Dispatch's thread pool
+/// happens to have grown to.
+///
+/// A value type without locks or side effects: its owner keeps it behind a lock and carries out the
+/// returned starts (the state-machine pattern).
 struct SlotScheduler<Work> {
+    struct Started {
+        var work: Work
+        var lane: LookupLane
+        var slot: Int
+    }
+
     let capacity: Int
     let reservedForTriage: Int
     private(set) var running: [LookupLane: Int] = [.triage: 0, .batch: 0]
     private var waiting: [LookupLane: [Work]] = [.triage: [], .batch: []]
+    /// Free slot numbers; the most recently freed is reused first (its thread is the warmest).
+    private var freeSlots: [Int]
 
     init(capacity: Int, reservedForTriage: Int) {
         precondition(capacity > 0 && (0..<capacity).contains(reservedForTriage),
                      "capacity must be positive and the triage reserve smaller than it")
         self.capacity = capacity
         self.reservedForTriage = reservedForTriage
+        freeSlots = Array((0..<capacity).reversed())
     }
 
-    /// The broker's prefetch for each lane's consumer: the lane's share of the slots, so that work
-    /// waits in the broker rather than here.
-    func prefetch(for lane: LookupLane) -> Int {
-        lane == .triage ? capacity : capacity - reservedForTriage
-    }
-
-    var inFlight: Int { running.values.reduce(0, +) }
+    var batchShare: Int { capacity - reservedForTriage }
+    var inFlight: Int { capacity - freeSlots.count }
     var waitingCount: Int { waiting.values.reduce(0) { $0 + $1.count } }
+    var isIdle: Bool { inFlight == 0 && waitingCount == 0 }
 
-    /// Accepts received work; returns what may start now.
-    mutating func submit(_ work: Work, lane: LookupLane) -> [(Work, LookupLane)] {
+    /// Accepts received work; it starts on the next ``startWaiting(limit:)``.
+    mutating func enqueue(_ work: Work, lane: LookupLane) {
         waiting[lane, default: []].append(work)
-        return startable()
     }
 
-    /// Frees a slot; returns what may start now.
-    mutating func finish(lane: LookupLane) -> [(Work, LookupLane)] {
+    /// Frees a slot.
+    mutating func release(slot: Int, lane: LookupLane) {
+        precondition(!freeSlots.contains(slot), "slot \(slot) released twice")
         running[lane, default: 0] -= 1
-        return startable()
+        freeSlots.append(slot)
     }
 
-    /// Takes back everything not yet started (e.g. to return it to the broker on shutdown).
-    mutating func drainWaiting() -> [Work] {
-        defer { waiting = [.triage: [], .batch: []] }
-        return (waiting[.triage] ?? []) + (waiting[.batch] ?? [])
-    }
-
-    private mutating func startable() -> [(Work, LookupLane)] {
-        var started: [(Work, LookupLane)] = []
-        while inFlight < capacity {
-            if let work = waiting[.triage]?.first {
-                waiting[.triage]?.removeFirst()
-                running[.triage, default: 0] += 1
-                started.append((work, .triage))
-            } else if running[.batch, default: 0] < capacity - reservedForTriage, let work = waiting[.batch]?.first {
-                waiting[.batch]?.removeFirst()
-                running[.batch, default: 0] += 1
-                started.append((work, .batch))
+    /// Starts waiting work on free slots, triage first, at most `limit` pieces (and only those
+    /// `eligible` allows).
+    mutating func startWaiting(limit: Int = .max, eligible: (Work) -> Bool = { _ in true }) -> [Started] {
+        var started: [Started] = []
+        while started.count < limit, !freeSlots.isEmpty {
+            let lane: LookupLane
+            if let index = waiting[.triage]?.firstIndex(where: eligible) {
+                lane = .triage
+                started.append(take(lane, at: index))
+            } else if running[.batch, default: 0] < batchShare, let index = waiting[.batch]?.firstIndex(where: eligible) {
+                lane = .batch
+                started.append(take(lane, at: index))
             } else {
                 break
             }
         }
         return started
+    }
+
+    /// Takes back everything not yet started.
+    mutating func drainWaiting() -> [Work] {
+        defer { waiting = [.triage: [], .batch: []] }
+        return (waiting[.triage] ?? []) + (waiting[.batch] ?? [])
+    }
+
+    private mutating func take(_ lane: LookupLane, at index: Int) -> Started {
+        let work = waiting[lane]!.remove(at: index)
+        running[lane, default: 0] += 1
+        return Started(work: work, lane: lane, slot: freeSlots.removeLast())
     }
 }

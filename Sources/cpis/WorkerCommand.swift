@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ServiceLifecycle
 import Worker
 
 /// `cpis worker`: the product. Consumes lookups and answers every one.
@@ -10,8 +11,8 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Consume CP-IS lookups from RabbitMQ, ask the SMSP, publish results and access notifications.",
         discussion: """
             Settings: Config/worker.yaml (every key documented there), overridden by CPIS_* environment variables. \
-            On SIGTERM or SIGINT it stops taking work, lets in-flight lookups finish within the grace period, \
-            returns the rest to the broker and exits 0.
+            On SIGTERM or SIGINT it stops taking work, lets the lookups it holds finish within the grace period and \
+            exits 0; a second signal stops it at once (unsettled requests go back to their queue).
             """
     )
 
@@ -24,14 +25,9 @@ struct WorkerCommand: AsyncParsableCommand {
         let file = FileManager.default.fileExists(atPath: config) ? URL(fileURLWithPath: config) : nil
         if file == nil { logger.warning("no settings file at \(config): using defaults and the environment") }
         let configuration = try WorkerConfiguration.load(file: file, environment: ProcessInfo.processInfo.environment)
-        let worker = try await LookupWorker.start(configuration, logger: logger)
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                waitForTermination()
-                continuation.resume()
-            }
-        }
-        logger.info("termination requested: finishing in-flight lookups")
-        await worker.shutdown()
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: LookupWorkerService(configuration: configuration, logger: logger))],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }

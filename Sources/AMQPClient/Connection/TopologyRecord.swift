@@ -39,7 +39,10 @@ struct TopologyRecord {
             entries.append(.consumer(consumer))
             handlers[consumer.tag] = handler
         case .cancel(let tag):
-            removeConsumer(tag: tag)
+            // Not resumed after a recovery; but deliveries the broker sent before its cancel-ok still
+            // reach the handler, rather than being handed back (each return counts toward a quorum
+            // queue's delivery limit).
+            entries.removeAll { if case .consumer(let other) = $0 { other.tag == tag } else { false } }
         }
     }
 

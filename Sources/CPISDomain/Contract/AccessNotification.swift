@@ -11,15 +11,19 @@ public struct AccessNotification: Sendable, Hashable {
     public var requester: Requester
     public var outcome: LookupResult.Outcome
     public var localAuthoritiesNotified: [Organisation]
+    /// This query may repeat one already sent for the same request: the request was redelivered
+    /// after the worker holding it stopped without settling it (a kill mid-call).
+    public var possibleRepeat: Bool
 
     public init(requestId: String, nhsNumber: String, accessedAt: Date, requester: Requester,
-                outcome: LookupResult.Outcome, localAuthoritiesNotified: [Organisation]) {
+                outcome: LookupResult.Outcome, localAuthoritiesNotified: [Organisation], possibleRepeat: Bool = false) {
         self.requestId = requestId
         self.nhsNumber = nhsNumber
         self.accessedAt = accessedAt
         self.requester = requester
         self.outcome = outcome
         self.localAuthoritiesNotified = localAuthoritiesNotified
+        self.possibleRepeat = possibleRepeat
     }
 
     /// `<requester ODS>.<local authority ODS>`, `none` when no local authority was notified; with
@@ -41,6 +45,7 @@ public struct AccessNotification: Sendable, Hashable {
         var requester: RequesterJSON
         var outcome: LookupResult.Outcome
         var localAuthoritiesNotified: [Organisation]
+        var possibleRepeat: Bool
 
         init(_ notification: AccessNotification) {
             requestId = notification.requestId
@@ -49,6 +54,7 @@ public struct AccessNotification: Sendable, Hashable {
             requester = RequesterJSON(notification.requester)
             outcome = notification.outcome
             localAuthoritiesNotified = notification.localAuthoritiesNotified
+            possibleRepeat = notification.possibleRepeat
         }
     }
 }

@@ -21,6 +21,8 @@ public struct LookupResult: Sendable, Hashable {
             case upstreamUnavailable = "upstream-unavailable"
             case timeout
             case expired
+            /// The SMSP answered about another patient, or to another message: nothing of it was used.
+            case wrongPatient = "wrong-patient"
         }
         public var kind: Kind
         /// What happened, in words a person can act on.
