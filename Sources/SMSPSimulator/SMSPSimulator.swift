@@ -29,6 +29,7 @@ public final class SMSPSimulator: Sendable {
     private let state: Mutex<State>
     private let now: @Sendable () -> Date
     private let requests = Atomic<Int>(0)
+    private let inFlight = Mutex((now: 0, most: 0))
     /// How many message ids to remember for the uniqueness check.
     private static let rememberedMessageIDs = 100_000
     static let xmlContentType = "text/xml; charset=utf-8"
@@ -48,6 +49,23 @@ public final class SMSPSimulator: Sendable {
 
     /// SOAP requests received so far, answered or not.
     public var requestCount: Int { requests.load(ordering: .relaxed) }
+
+    /// The most SOAP requests that were being handled at once (received, answer not yet returned)
+    /// since the start or the last ``resetMostInFlight()``: how a client's concurrency bound looks
+    /// from the server.
+    public var mostInFlight: Int { inFlight.withLock { $0.most } }
+
+    public func resetMostInFlight() { inFlight.withLock { $0.most = $0.now } }
+
+    /// Brackets the handling of one request (the HTTP layer calls it around latency and answer).
+    public func handling<Result>(_ body: () -> Result) -> Result {
+        inFlight.withLock { state in
+            state.now += 1
+            state.most = max(state.most, state.now)
+        }
+        defer { inFlight.withLock { $0.now -= 1 } }
+        return body()
+    }
 
     // MARK: Answering
 
@@ -96,25 +114,47 @@ public final class SMSPSimulator: Sendable {
             return .respond(status: 200, contentType: Self.xmlContentType, body: String(full.prefix(full.count / 2)))
         case .fault(.wrongPayload):
             return .respond(status: 200, contentType: Self.xmlContentType, body: Self.wrongPayload(relatesTo: messageID))
+        case .fault(.crossedRecord):
+            return crossedAnswer(asked: nhsNumber, unborn: false, relatesTo: messageID, time: time)
+        case .fault(.crossedUnbornRecord):
+            return crossedAnswer(asked: nhsNumber, unborn: true, relatesTo: messageID, time: time)
+        case .fault(.wrongRelatesTo):
+            return answer(query, nhsNumber, messageID, time, relatesTo: "uuid:\(UUID().uuidString)")
         case .answer:
             return answer(query, nhsNumber, messageID, time)
         }
     }
 
-    private func answer(_ query: CPISQuery, _ nhsNumber: NHSNumber, _ messageID: String, _ time: Date) -> SimulatorReply {
+    private func answer(_ query: CPISQuery, _ nhsNumber: NHSNumber, _ messageID: String, _ time: Date,
+                        relatesTo: String? = nil) -> SimulatorReply {
+        let relatesTo = relatesTo ?? messageID
         if let code = TestToolTriggers.answers[nhsNumber.digits] {
-            return answer(CPISAnswer(responseCode: code, totalAccessRecords: 0, totalChildRecords: 0), relatesTo: messageID)
+            return answer(CPISAnswer(responseCode: code, totalAccessRecords: 0, totalChildRecords: 0), relatesTo: relatesTo)
         }
         guard let plans = dataset.plansByNHSNumber[nhsNumber.digits] else {
             return answer(CPISAnswer(responseCode: TestToolTriggers.noMatch, totalAccessRecords: 0, totalChildRecords: 0),
-                          relatesTo: messageID)
+                          relatesTo: relatesTo)
         }
         let access = AccessRecord(accessedAt: time, organisation: query.organisation, author: query.author)
         let history = register.record(nhsNumber: nhsNumber.digits, access: access, messageID: messageID, plans: plans)
         return answer(CPISAnswer(responseCode: TestToolTriggers.success, effectiveTime: time, plans: plans,
                                  accessHistory: history, totalAccessRecords: history.count,
                                  totalChildRecords: plans.count),
-                      relatesTo: messageID)
+                      relatesTo: relatesTo)
+    }
+
+    /// A success answer about another dataset patient than the one asked about: a child's plan, or
+    /// an unborn child's plan (identified by its mother).
+    private func crossedAnswer(asked: NHSNumber, unborn: Bool, relatesTo: String, time: Date) -> SimulatorReply {
+        let other = dataset.plansByNHSNumber.sorted { $0.key < $1.key }.first { number, plans in
+            number != asked.digits && plans.contains { plan in
+                if case .unbornChild = plan.subject { unborn } else { !unborn }
+            }
+        }
+        guard let plans = other?.value else { return clientFault(["the dataset has no other patient to cross with"]) }
+        return answer(CPISAnswer(responseCode: TestToolTriggers.success, effectiveTime: time, plans: plans,
+                                 totalAccessRecords: 0, totalChildRecords: plans.count),
+                      relatesTo: relatesTo)
     }
 
     private func answer(_ answer: CPISAnswer, relatesTo: String) -> SimulatorReply {

@@ -15,6 +15,12 @@ public enum SimulatorFault: String, Sendable, Hashable, Codable, CaseIterable {
     case invalidXML = "invalid-xml"
     /// HTTP 200 with a well-formed Distribution Envelope carrying another service's payload.
     case wrongPayload = "wrong-payload"
+    /// A well-formed success answer carrying another child's record (a crossed line in the SMSP).
+    case crossedRecord = "crossed-record"
+    /// A well-formed success answer carrying an unborn child's record whose mother is someone else.
+    case crossedUnbornRecord = "crossed-unborn-record"
+    /// The right answer, but its `wsa:RelatesTo` names another message.
+    case wrongRelatesTo = "wrong-relates-to"
 }
 
 /// One step of a scripted sequence for one NHS number: a fault, or the normal answer.

@@ -9,7 +9,7 @@ import Logging
 /// | method and path | what |
 /// |---|---|
 /// | POST `<path>` (default `/smsp/cpis`) | the CP-IS SMSP SOAP endpoint |
-/// | GET `/health` | `{"status":"ok","patients":N}` |
+/// | GET `/health` | `{"status":"ok","patients":N,"requests":N,"mostInFlight":N}` |
 /// | GET `/notifications[?localAuthority=V145][&nhsNumber=...]` | what CP-IS would have told local authorities |
 /// | POST `/admin/script` `{"nhsNumber":"...","steps":["soap-server-fault","answer"]}` | sequenced answers |
 /// | POST `/admin/behaviour` `{"latencyMs":..,"latencyMedianMs":..,"latencyP99Ms":..,"faultRates":{..},"faultTriggers":{..}}` | change latency and faults |
@@ -54,9 +54,12 @@ public final class SimulatorServer: Sendable {
         let (path, query) = Self.split(request.target)
         switch (request.method, path) {
         case ("POST", self.path):
-            let latency = simulator.nextLatency()
-            let reply = simulator.handle(soapAction: request.headers["SOAPAction"], body: request.body)
-            if latency > .zero, reply != .noResponse { Thread.sleep(forTimeInterval: latency.seconds) }
+            let reply = simulator.handling {
+                let latency = simulator.nextLatency()
+                let reply = simulator.handle(soapAction: request.headers["SOAPAction"], body: request.body)
+                if latency > .zero, reply != .noResponse { Thread.sleep(forTimeInterval: latency.seconds) }
+                return reply
+            }
             switch reply {
             case .respond(let status, let contentType, let body):
                 return .respond(Self.response(status, contentType: contentType, body: Array(body.utf8)))
@@ -66,7 +69,8 @@ public final class SimulatorServer: Sendable {
                 return .noResponse
             }
         case ("GET", "/health"):
-            return Self.json(200, ["status": "ok", "patients": simulator.patientCount] as [String: any Sendable])
+            return Self.json(200, ["status": "ok", "patients": simulator.patientCount, "requests": simulator.requestCount,
+                                   "mostInFlight": simulator.mostInFlight] as [String: any Sendable])
         case ("GET", "/notifications"):
             let notifications = simulator.notifications(localAuthority: query["localAuthority"],
                                                         nhsNumber: query["nhsNumber"])
@@ -86,6 +90,7 @@ public final class SimulatorServer: Sendable {
             return .respond(Self.response(204, contentType: nil, body: []))
         case ("POST", "/admin/reset"):
             simulator.reset()
+            simulator.resetMostInFlight()
             return .respond(Self.response(204, contentType: nil, body: []))
         case (_, self.path), (_, "/health"), (_, "/notifications"):
             return .respond(Self.response(405, contentType: "text/plain", body: Array("method not allowed\n".utf8)))

@@ -63,7 +63,10 @@ struct LookupIntake: Sendable {
         case expired(IntakeRefusal)
     }
 
-    func decide(_ message: AMQPMessage, lane: LookupLane, now: Date) -> Decision {
+    /// - Parameters:
+    ///   - receivedAt: when the delivery arrived (a caller's patience counts from then at the latest).
+    ///   - now: when it is being decided.
+    func decide(_ message: AMQPMessage, lane: LookupLane, receivedAt: Date? = nil, now: Date) -> Decision {
         let properties = message.properties
         let fallbackId = properties.messageId ?? "(no message_id)"
         func refuse(_ kind: LookupResult.Failure.Kind, _ message: String, nhsNumber: String? = nil) -> Decision {
@@ -91,7 +94,7 @@ struct LookupIntake: Sendable {
         if let problem = authorisation.check(userId: properties.userId, odsCode: request.requester.organisation.odsCode) {
             return refuse(.unauthorised, problem, nhsNumber: request.nhsNumber.digits)
         }
-        let deadline = Self.deadline(properties, receivedAt: now)
+        let deadline = Self.deadline(properties, receivedAt: receivedAt ?? now)
         if let deadline, deadline <= now {
             return .expired(IntakeRefusal(kind: .expired, message: "the request's deadline passed before it could "
                 + "be sent to CP-IS: nothing was sent", requestId: messageId, nhsNumber: request.nhsNumber.digits))

@@ -204,11 +204,13 @@ public final class LookupWorker: Sendable {
 
     private func received(_ delivery: AMQPDelivery, lane: LookupLane) {
         let properties = delivery.message.properties
+        let now = Date()
         let lookup = Lookup(
             delivery: delivery, lane: lane, requestId: properties.messageId.flatMap { $0.isEmpty ? nil : $0 },
             attempts: Int(properties.headers[LookupIntake.attemptsHeader]?.intValue ?? 0),
-            redelivered: delivery.redelivered, deadline: LookupIntake.deadline(properties, receivedAt: Date()))
-        perform(machine.withLock { $0.received(lookup, now: Date()) })
+            redelivered: delivery.redelivered, receivedAt: now,
+            deadline: LookupIntake.deadline(properties, receivedAt: now))
+        perform(machine.withLock { $0.received(lookup, now: now) })
     }
 
     // MARK: One lookup (on its slot: may block)
@@ -237,7 +239,7 @@ public final class LookupWorker: Sendable {
 
     private func answer(_ lookup: Lookup, lane: LookupLane, possibleRepeat: Bool) -> Reply {
         let message = lookup.delivery.message
-        switch intake.decide(message, lane: lane, now: Date()) {
+        switch intake.decide(message, lane: lane, receivedAt: lookup.receivedAt, now: Date()) {
         case .refuse(let refusal):
             return refusalReply(message, refusal)
         case .expired(let refusal):

@@ -24,7 +24,8 @@ struct WorkerStateMachine<Delivery> {
         var attempts: Int
         /// The broker delivered it before, to a holder that did not settle it.
         var redelivered: Bool
-        /// When its caller stops waiting.
+        /// When it arrived, and when its caller stops waiting.
+        var receivedAt = Date()
         var deadline: Date?
 
         /// Identifies this attempt of the request: a redelivery of a retried attempt is a duplicate,

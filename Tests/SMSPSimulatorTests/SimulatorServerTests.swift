@@ -123,6 +123,20 @@ struct SimulatorServerTests {
             case .wrongPayload:
                 let error = #expect(throws: SMSPResponseError.self) { try SMSPResponseReader.read(try rig.post(number).body) }
                 #expect(error?.code == .wrongPayload)
+            case .crossedRecord, .crossedUnbornRecord:
+                let answer = try SMSPResponseReader.read(try rig.post(number).body).answer
+                #expect(answer.responseCode.code == "SMSP-0000")
+                let subjects = answer.plans.map { plan -> String? in
+                    switch plan.subject {
+                    case .child(let nhsNumber, _, _): fault == .crossedRecord ? nhsNumber : "not a child"
+                    case .unbornChild(let mother): fault == .crossedUnbornRecord ? mother.nhsNumber : "not unborn"
+                    }
+                }
+                #expect(!subjects.isEmpty && subjects.allSatisfy { $0 != nil && $0 != number }, "\(fault): \(subjects)")
+            case .wrongRelatesTo:
+                let response = try SMSPResponseReader.read(try rig.post(number).body)
+                #expect(response.answer.responseCode.code == "SMSP-0000")
+                #expect(response.relatesTo?.hasPrefix("uuid:") == true)
             }
             // The others are answered as usual over the same client.
             #expect(try rig.post("9990000026").status == 200)

@@ -82,4 +82,24 @@ struct LookupIntakeTests {
         #expect(refusal.kind == .expired)
         #expect(refusal.nhsNumber == "9434765919")
     }
+
+    @Test("deadline: counted from the AMQP timestamp where set, never from later than receipt, else from receipt")
+    func deadlineFromTimestamp() {
+        let received = Date()
+        var properties = AMQPProperties(expiration: "5000")
+        #expect(LookupIntake.deadline(properties, receivedAt: received) == received.addingTimeInterval(5))
+        properties.timestamp = received.addingTimeInterval(-3)
+        #expect(LookupIntake.deadline(properties, receivedAt: received) == received.addingTimeInterval(2))
+        properties.timestamp = received.addingTimeInterval(60)  // the publisher's clock runs ahead
+        #expect(LookupIntake.deadline(properties, receivedAt: received) == received.addingTimeInterval(5))
+        properties.expiration = nil
+        #expect(LookupIntake.deadline(properties, receivedAt: received) == nil, "no expiration: no deadline")
+        // Decided later than received: the deadline still counts from receipt.
+        let message = Self.message(expiration: "1000")
+        guard case .expired = Self.intake.decide(message, lane: .triage, receivedAt: received,
+                                                 now: received.addingTimeInterval(1.2)) else {
+            Issue.record("a lookup that waited in the worker past its patience was not expired")
+            return
+        }
+    }
 }

@@ -127,7 +127,8 @@ struct WorkerResilienceTests {
 final class WorkerProcess: Sendable {
     private let process: Process
 
-    init(_ rig: WorkerRig) throws {
+    /// `extraSettings`: more YAML sections (e.g. `circuitBreaker: {...}`).
+    init(_ rig: WorkerRig, maxInFlight: Int = 8, reservedForTriage: Int = 2, extraSettings: String = "") throws {
         let configuration = rig.configuration
         let topology = rig.topology
         let delays = topology.retryDelays.map { String(Int($0.seconds * 1000)) }.joined(separator: ", ")
@@ -150,8 +151,9 @@ final class WorkerProcess: Sendable {
                 ca: \(try Certificates.path("ca.pem"))
                 certificate: \(try Certificates.path("client.pem"))
                 key: \(try Certificates.path("client.key"))
-            concurrency: { maxInFlight: 8, reservedForTriage: 2 }
+            concurrency: { maxInFlight: \(maxInFlight), reservedForTriage: \(reservedForTriage) }
             shutdown: { gracePeriodMs: 10000 }
+            \(extraSettings)
             """
         let file = FileManager.default.temporaryDirectory.appending(path: "worker-\(UUID().uuidString).yaml")
         try yaml.write(to: file, atomically: true, encoding: .utf8)
@@ -166,6 +168,8 @@ final class WorkerProcess: Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
     }
+
+    var processIdentifier: Int32 { process.processIdentifier }
 
     func kill(signal: Int32) {
         Foundation.kill(process.processIdentifier, signal)

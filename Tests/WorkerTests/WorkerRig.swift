@@ -81,6 +81,11 @@ final class WorkerRig: Sendable {
 
     func stop() async {
         if let worker = workerBox.withLock({ $0 }) { await worker.shutdown() }
+        // Each rig's quorum queues are its own: remove them, so that a long test run does not leave
+        // the broker carrying hundreds of idle Raft groups.
+        for queue in topology.declarations.queues.map(\.name) + [replyQueue] {
+            try? await epr.deleteQueue(queue)
+        }
         await epr.close()
         server.shutdown()
     }

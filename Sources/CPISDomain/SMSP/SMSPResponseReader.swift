@@ -8,6 +8,12 @@ public struct SMSPResponse: Sendable, Hashable {
     /// The Distribution Envelope's tracking id.
     public var trackingID: String?
     public var answer: CPISAnswer
+
+    public init(relatesTo: String?, trackingID: String?, answer: CPISAnswer) {
+        self.relatesTo = relatesTo
+        self.trackingID = trackingID
+        self.answer = answer
+    }
 }
 
 /// Reads an SMSP CP-IS response (wire format, section 4): SOAP Body → Distribution Envelope →
