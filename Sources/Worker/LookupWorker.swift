@@ -353,11 +353,14 @@ public final class LookupWorker: Sendable {
                                    "attempts": "\(result.attempts)"])
     }
 
+    /// The result's `message_id` is derived from the request's: publishing is at-least-once (a
+    /// worker killed between the broker's confirm and its acknowledgement answers again on the
+    /// next delivery), so a receiver recognises a repeated result by it.
     private func resultMessage(_ result: LookupResult, correlationId: String?, replyTo: String?) -> AMQPMessage {
         let direct = replyTo?.hasPrefix(Self.directReplyTo) ?? false
         return AMQPMessage(body: result.json(), properties: AMQPProperties(
             contentType: "application/json", persistent: !direct, correlationId: correlationId ?? result.requestId,
-            messageId: UUID().uuidString, timestamp: Date(), type: "cpis.lookup.result"))
+            messageId: "\(result.requestId)/result", timestamp: Date(), type: "cpis.lookup.result"))
     }
 
     // MARK: Settling (completions run on the AMQP connection's thread)

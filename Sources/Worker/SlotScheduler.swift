@@ -54,21 +54,21 @@ struct SlotScheduler<Work> {
         freeSlots.append(slot)
     }
 
-    /// Starts waiting work on free slots, triage first, at most `limit` pieces (and only those
-    /// `eligible` allows).
-    mutating func startWaiting(limit: Int = .max, eligible: (Work) -> Bool = { _ in true }) -> [Started] {
+    /// Starts waiting work on free slots, at most `limit` pieces (and only those `eligible`
+    /// allows), taking the lanes in `order`: triage first, unless told otherwise.
+    mutating func startWaiting(limit: Int = .max, order: [LookupLane] = [.triage, .batch],
+                               eligible: (Work) -> Bool = { _ in true }) -> [Started] {
         var started: [Started] = []
         while started.count < limit, !freeSlots.isEmpty {
-            let lane: LookupLane
-            if let index = waiting[.triage]?.firstIndex(where: eligible) {
-                lane = .triage
-                started.append(take(lane, at: index))
-            } else if running[.batch, default: 0] < batchShare, let index = waiting[.batch]?.firstIndex(where: eligible) {
-                lane = .batch
-                started.append(take(lane, at: index))
-            } else {
-                break
+            var next: (LookupLane, Int)?
+            for lane in order where lane == .triage || running[.batch, default: 0] < batchShare {
+                if let index = waiting[lane]?.firstIndex(where: eligible) {
+                    next = (lane, index)
+                    break
+                }
             }
+            guard let (lane, index) = next else { break }
+            started.append(take(lane, at: index))
         }
         return started
     }

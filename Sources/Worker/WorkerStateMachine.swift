@@ -181,7 +181,9 @@ struct WorkerStateMachine<Delivery> {
         case .closed:
             started = scheduler.startWaiting()
         case .halfOpen where probeSlot == nil:
-            started = scheduler.startWaiting(limit: 1)
+            // A probe that fails costs its lookup an attempt: spend it on batch work where there is
+            // any, not on a clinician waiting at triage.
+            started = scheduler.startWaiting(limit: 1, order: [.batch, .triage])
             probeSlot = started.first?.slot
         case .halfOpen, .open:
             started = []

@@ -8,7 +8,7 @@ import Testing
 
 /// Load and failure: a shift-start batch beside triage, a worker killed, the broker dropping
 /// connections, a graceful stop. Every request must be answered; none lost.
-@Suite("worker: load and failures", .serialized, .timeLimit(.minutes(5)))
+@Suite("worker: load and failures", .serialized, .timeLimit(.minutes(10)))
 struct WorkerResilienceTests {
     /// Test patients and no-record numbers to spread a batch over.
     static let numbers = ["9990000018", "9990000026", "9990000034", "9990000042", "9990000050", "9990000069",
@@ -123,12 +123,119 @@ struct WorkerResilienceTests {
     }
 }
 
+extension WorkerResilienceTests {
+    @Test("faults combined as they come: kills, an outage, dropped connections and a SIGTERM during a batch beside triage; no request fails")
+    func combinedFaults() async throws {
+        let rig = try await WorkerRig(startWorker: false)
+        rig.simulator.behaviour = SimulatorBehaviour(latency: .fixed(.milliseconds(50)))
+        try await rig.topology.declare(on: rig.epr)
+        let audit = DeliveryInbox()
+        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0,
+                                               acknowledgement: .automatic), handler: audit.handler)
+        let logURL = FileManager.default.temporaryDirectory.appending(path: "combined-faults-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logURL)
+        func startWorker() throws -> WorkerProcess {
+            try WorkerProcess(rig, extraSettings: "circuitBreaker: { failureThreshold: 5, coolDownMs: 200, maxCoolDownMs: 400 }",
+                              log: log)
+        }
+        let batch = try await Self.publishBatch(rig, count: 1000)
+        var worker = try startWorker()
+
+        // Triage beside the batch, five a second, no expiration (an outage must not expire them here).
+        let triage = Task {
+            var ids: [String] = []
+            while !Task.isCancelled {
+                ids.append(try await rig.send(WorkerRig.body(Self.numbers[ids.count % Self.numbers.count])))
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+            return ids
+        }
+        func answered() -> Int { Set(Self.answeredIds(rig)).count }
+        func waitForMore(_ count: Int) async throws {
+            let target = answered() + count
+            _ = try await rig.replies.wait(for: "\(target) results", timeout: .seconds(60)) { _ in answered() >= target }
+        }
+        var events: [String] = []
+        func kill() async throws {
+            worker.kill(signal: SIGKILL)
+            #expect(worker.waitForExit() == SIGKILL)
+            worker = try startWorker()
+        }
+
+        try await waitForMore(120)
+        try await kill()
+        events.append("SIGKILL and restart at \(answered())")
+        try await waitForMore(120)
+        // The SMSP goes down; a worker is killed during the outage.
+        let outageStart = rig.simulator.requestCount
+        rig.simulator.behaviour = SimulatorBehaviour(latency: .fixed(.milliseconds(50)), faultRates: [.http503: 1])
+        try await Task.sleep(for: .milliseconds(1500))
+        try await kill()
+        events.append("SIGKILL and restart during the outage at \(answered())")
+        try await Task.sleep(for: .milliseconds(2500))
+        rig.simulator.behaviour = SimulatorBehaviour(latency: .fixed(.milliseconds(50)))
+        let outageRequests = rig.simulator.requestCount - outageStart
+        events.append("4 s outage, \(outageRequests) requests refused by the SMSP")
+        try await waitForMore(120)
+        _ = try BrokerEnvironment.ctl("close_all_connections", "test: the broker closes every connection")
+        events.append("broker closed all connections at \(answered())")
+        try await waitForMore(120)
+        try await kill()
+        events.append("SIGKILL and restart at \(answered())")
+        try await waitForMore(120)
+        worker.kill(signal: SIGTERM)
+        #expect(worker.waitForExit() == 0, "SIGTERM: drained and exited 0")
+        events.append("SIGTERM at \(answered()), restart")
+        worker = try startWorker()
+        try await Task.sleep(for: .seconds(1))
+        triage.cancel()
+        let triageIds = try await triage.value
+        let ids = batch + triageIds
+        let results = try await rig.results(for: ids, timeout: .seconds(120))
+
+        let outcomes = Dictionary(grouping: results.values, by: { $0["outcome"] as? String ?? "none" }).mapValues(\.count)
+        #expect(results.count == ids.count, "lost: \(ids.count - results.count)")
+        #expect(outcomes.keys.allSatisfy { ["records-found", "no-record"].contains($0) }, "\(outcomes)")
+        // Publishing is at-least-once: a kill between a confirm and its acknowledgement, or a connection
+        // lost before a confirm, can deliver a result twice; it is the same result, under one message_id.
+        let resultMessages = Dictionary(grouping: rig.replies.all.filter { Set(ids).contains(WorkerRig.json($0)?["requestId"] as? String ?? "") },
+                                        by: { WorkerRig.json($0)?["requestId"] as? String ?? "" })
+        let answeredTwice = resultMessages.values.filter { $0.count > 1 }
+        for repeated in answeredTwice {
+            #expect(Set(repeated.map(\.message.properties.messageId)).count == 1, "one result, delivered again")
+            #expect(Set(repeated.compactMap { WorkerRig.json($0)?["outcome"] as? String }).count == 1)
+        }
+        let notifications = audit.all.compactMap(WorkerRig.json)
+        let possibleRepeats = Set(notifications.filter { $0["possibleRepeat"] as? Bool == true }
+            .compactMap { $0["requestId"] as? String })
+        let logText = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+        let breakerCycles = logText.components(separatedBy: "circuit open").count - 1
+        let loggedRepeats = logText.components(separatedBy: "possible repeat").count - 1
+        #expect(breakerCycles >= 5, "the outage lasted at least five breaker cycles")
+        #expect(loggedRepeats == possibleRepeats.count, "every possible repeat is logged with its request id")
+        print("""
+            [figures] combined faults: \(batch.count) batch + \(triageIds.count) triage lookups; \
+            \(events.joined(separator: "; ")); breaker opened \(breakerCycles) times. \
+            Outcomes \(outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); \
+            lost \(ids.count - results.count); results delivered twice (same message_id): \(answeredTwice.count); \
+            possible repeats (requests redelivered after a kill, marked and logged): \(possibleRepeats.count)
+            """)
+        worker.kill(signal: SIGTERM)
+        _ = worker.waitForExit()
+        try? log.close()
+        await rig.stop()
+    }
+}
+
 /// `cpis worker` as a separate process, configured for a rig (so it can be killed for real).
 final class WorkerProcess: Sendable {
     private let process: Process
 
     /// `extraSettings`: more YAML sections (e.g. `circuitBreaker: {...}`).
-    init(_ rig: WorkerRig, maxInFlight: Int = 8, reservedForTriage: Int = 2, extraSettings: String = "") throws {
+    /// `log`: a file for its standard error (the worker's log), else discarded.
+    init(_ rig: WorkerRig, maxInFlight: Int = 8, reservedForTriage: Int = 2, extraSettings: String = "",
+         log: FileHandle? = nil) throws {
         let configuration = rig.configuration
         let topology = rig.topology
         let delays = topology.retryDelays.map { String(Int($0.seconds * 1000)) }.joined(separator: ", ")
@@ -165,7 +272,7 @@ final class WorkerProcess: Sendable {
         environment.removeValue(forKey: "CPIS_AMQP_URL")
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardError = log ?? FileHandle.nullDevice
         try process.run()
     }
 

@@ -110,8 +110,21 @@ struct WorkerStateMachineTests {
         let probe = Self.starts(machine.tick(at: clock + .seconds(5), now: now))
         #expect(probe.map(\.delivery) == ["w0"])
         #expect(Self.starts(machine.tick(at: clock + .seconds(6), now: now)).isEmpty, "one probe at a time")
+        _ = machine.received(Self.lookup("t0", lane: .triage), now: now)
         let closed = machine.callAnswered(now: now)
-        #expect(Self.starts(closed).map(\.delivery) == ["w1", "w2", "w3"])
+        #expect(Self.starts(closed).map(\.delivery) == ["t0", "w1", "w2"])
+    }
+
+    @Test("a probe is taken from batch work when there is any: a failed probe costs its lookup an attempt")
+    func probeFromBatch() {
+        var machine = Self.machine(capacity: 4, reserved: 1, threshold: 1)
+        let clock = ContinuousClock.now
+        let first = Self.starts(machine.received(Self.lookup("b0"), now: now))
+        _ = machine.callFailed(at: clock)
+        _ = machine.slotFreed(first[0].slot, lane: .batch, now: now)
+        _ = machine.received(Self.lookup("t0", lane: .triage), now: now)
+        _ = machine.received(Self.lookup("b1"), now: now)
+        #expect(Self.starts(machine.tick(at: clock + .seconds(5), now: now)).map(\.delivery) == ["b1"])
     }
 
     @Test("a probe that made no call lets another through; a failed probe opens the breaker for longer")
