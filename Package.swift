@@ -97,7 +97,9 @@ let package = Package(
         .executableTarget(
             name: "cpis-bench",
             dependencies: [
+                "AMQPClient",
                 "CPISDomain",
+                "Worker",
                 "HTTPTransport",
                 "SMSPSimulator",
                 .product(name: "Logging", package: "swift-log"),

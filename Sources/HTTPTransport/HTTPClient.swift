@@ -38,6 +38,9 @@ public final class HTTPClient: Sendable {
         var isShutDown = false
         /// Idle connections per endpoint key, the most recently used last.
         var idle: [String: [IdleConnection]] = [:]
+        /// When expired idle connections are next looked for (not on every release: that scan
+        /// cost more than the rest of an exchange's bookkeeping).
+        var nextSweep = ContinuousClock.now
     }
 
     private struct IdleConnection {
@@ -238,10 +241,13 @@ public final class HTTPClient: Sendable {
         let now = ContinuousClock.now
         let closing: [Connection] = pool.withLock { pool in
             var closing: [Connection] = []
-            for (key, connections) in pool.idle {
-                let (fresh, expired) = connections.partitioned { now - $0.idleSince < idleTimeout }
-                pool.idle[key] = fresh.isEmpty ? nil : fresh
-                closing += expired.map(\.connection)
+            if now >= pool.nextSweep {
+                pool.nextSweep = now + idleTimeout / 2
+                for (key, connections) in pool.idle {
+                    let (fresh, expired) = connections.partitioned { now - $0.idleSince < idleTimeout }
+                    pool.idle[key] = fresh.isEmpty ? nil : fresh
+                    closing += expired.map(\.connection)
+                }
             }
             if pool.isShutDown || pool.idle[endpoint.key, default: []].count >= maximumIdleConnectionsPerHost {
                 closing.append(connection)

@@ -133,7 +133,7 @@ extension WorkerResilienceTests {
         try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0,
                                                acknowledgement: .automatic), handler: audit.handler)
         let logURL = FileManager.default.temporaryDirectory.appending(path: "combined-faults-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         func startWorker() throws -> WorkerProcess {
             try WorkerProcess(rig, extraSettings: "circuitBreaker: { failureThreshold: 5, coolDownMs: 200, maxCoolDownMs: 400 }",

@@ -33,28 +33,61 @@ public struct AccessNotification: Sendable, Hashable {
     }
 
     public func json() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return Array((try? encoder.encode(Wire(self))) ?? Data())
+        var writer = JSONWriter(capacity: 512)
+        writer.object { object in
+            object.member("requestId", requestId)
+            object.member("nhsNumber", nhsNumber)
+            object.member("accessedAt", UTCTimestamp.string(accessedAt))
+            object.member("requester") { $0.write(requester) }
+            object.member("outcome", outcome.rawValue)
+            object.member("localAuthoritiesNotified") { $0.array(localAuthoritiesNotified) { $0.write($1) } }
+            object.member("possibleRepeat", possibleRepeat)
+        }
+        return writer.bytes
     }
+}
 
-    private struct Wire: Encodable {
-        var requestId: String
-        var nhsNumber: String
-        var accessedAt: String
-        var requester: RequesterJSON
-        var outcome: LookupResult.Outcome
-        var localAuthoritiesNotified: [Organisation]
-        var possibleRepeat: Bool
-
-        init(_ notification: AccessNotification) {
-            requestId = notification.requestId
-            nhsNumber = notification.nhsNumber
-            accessedAt = UTCTimestamp.string(notification.accessedAt)
-            requester = RequesterJSON(notification.requester)
-            outcome = notification.outcome
-            localAuthoritiesNotified = notification.localAuthoritiesNotified
-            possibleRepeat = notification.possibleRepeat
+extension JSONWriter {
+    /// The contract's `requester` object, as `RequesterJSON` reads it (absent optional fields left out).
+    mutating func write(_ requester: Requester) {
+        func write(_ writer: inout JSONWriter, _ name: PersonName) {
+            writer.object { object in
+                if let prefix = name.prefix { object.member("prefix", prefix) }
+                if let given = name.given { object.member("given", given) }
+                if let family = name.family { object.member("family", family) }
+            }
+        }
+        func write(_ writer: inout JSONWriter, _ role: JobRole) {
+            writer.object { object in
+                object.member("code", role.code)
+                object.member("displayName", role.displayName)
+            }
+        }
+        object { object in
+            object.member("organisation") { $0.write(requester.organisation) }
+            switch requester.author {
+            case .user(let user):
+                object.member("user") { value in
+                    value.object { person in
+                        person.member("sdsUserId", user.sdsUserId)
+                        if let profile = user.sdsRoleProfileId { person.member("sdsRoleProfileId", profile) }
+                        person.member("jobRole") { write(&$0, user.jobRole) }
+                        person.member("name") { write(&$0, user.name) }
+                    }
+                }
+            case .system(let system):
+                object.member("system") { value in
+                    value.object { author in
+                        author.member("asid", system.asid)
+                        author.member("nominatedPerson") { value in
+                            value.object { person in
+                                person.member("jobRole") { write(&$0, system.nominatedPerson.jobRole) }
+                                person.member("name") { write(&$0, system.nominatedPerson.name) }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }

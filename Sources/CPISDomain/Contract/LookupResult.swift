@@ -89,11 +89,4 @@ public struct LookupResult: Sendable, Hashable {
                                      message: "\(code.code): \(code.meaning); still failing after \(attempts) attempt(s)"))
         }
     }
-
-    /// The JSON body, as published.
-    public func json(pretty: Bool = false) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys]
-        return Array((try? encoder.encode(LookupResultJSON(self))) ?? Data())
-    }
 }

@@ -9,22 +9,21 @@ enum HL7Time {
 
     /// A point in time; nil when `text` is not a TS.
     static func date(_ text: String) -> Date? {
-        guard let parts = parts(text), parts.digits.count >= 8 else { return nil }
-        var components = DateComponents()
-        components.calendar = Calendar(identifier: .gregorian)
-        components.timeZone = parts.offset.map { TimeZone(secondsFromGMT: $0) } ?? london
+        guard let parts = parts(text), [8, 10, 12, 14].contains(parts.digits.count) else { return nil }
         let digits = parts.digits
-        func number(_ range: Range<Int>) -> Int? {
-            range.upperBound <= digits.count ? Int(String(digits[range])) : nil
+        func number(_ range: Range<Int>) -> Int {
+            guard range.upperBound <= digits.count else { return 0 }
+            return digits[range].reduce(0) { $0 * 10 + ($1.wholeNumberValue ?? 0) }
         }
-        components.year = number(0..<4)
-        components.month = number(4..<6)
-        components.day = number(6..<8)
-        components.hour = number(8..<10) ?? 0
-        components.minute = number(10..<12) ?? 0
-        components.second = number(12..<14) ?? 0
-        guard [8, 10, 12, 14].contains(digits.count), components.isValidDate else { return nil }
-        return components.date
+        let civil = CivilDate(year: number(0..<4), month: number(4..<6), day: number(6..<8))
+        let (hour, minute, second) = (number(8..<10), number(10..<12), number(12..<14))
+        guard civil.isValid, hour < 24, minute < 60, second < 60 else { return nil }
+        let local = Double(civil.daysSince1970 * 86_400 + hour * 3600 + minute * 60 + second)
+        if let offset = parts.offset { return Date(timeIntervalSince1970: local - Double(offset)) }
+        // English local time: the offset in force at that moment (checked again across a change).
+        let guess = local - Double(london.secondsFromGMT(for: Date(timeIntervalSince1970: local)))
+        let offset = london.secondsFromGMT(for: Date(timeIntervalSince1970: guess))
+        return Date(timeIntervalSince1970: local - Double(offset))
     }
 
     /// A calendar date (birth dates), ignoring any time of day.

@@ -1,0 +1,238 @@
+import AMQPClient
+import ArgumentParser
+import Foundation
+import Logging
+import SMSPSimulator
+import Synchronization
+import Worker
+
+/// The worker as operations run it: `cpis worker` in its own process against the real broker, the
+/// SMSP simulator at a fixed latency over mutual TLS, a shift-start batch queued and triage lookups
+/// beside it. Prints throughput against the bound C/L, triage latency above L, CPU per lookup and
+/// memory, at several concurrency bounds. Asserts nothing.
+struct WorkerBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Lookups per second, triage latency, CPU per lookup and memory of `cpis worker` beside a batch."
+    )
+
+    @Option(help: "Concurrency bounds (maxInFlight) to measure, comma separated.")
+    var inFlight = "64,8,256"
+
+    @Option(help: "Slots kept for triage.")
+    var reservedForTriage = 4
+
+    @Option(help: "Batch lookups queued before the worker starts.")
+    var batch = 3000
+
+    @Option(help: "Triage lookups per second beside the batch.")
+    var triageRate = 5.0
+
+    @Option(help: "The simulated SMSP's latency, ms.")
+    var latencyMs = 50
+
+    @Option(help: "Development certificates (Deploy/generate-certificates.sh makes them).")
+    var certificates = ".local/certs"
+
+    @Option(help: "The simulator's dataset.")
+    var dataset = "Config/simulator-dataset.yaml"
+
+    @Option(help: "The broker (default: CPIS_AMQP_URL).")
+    var amqpURL = ProcessInfo.processInfo.environment["CPIS_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5682/"
+
+    func run() async throws {
+        var logger = Logger(label: "bench.worker")
+        logger.logLevel = .error
+        var settings = SimulatorSettings()
+        settings.port = 0
+        settings.certificateFile = "\(certificates)/server.pem"
+        settings.keyFile = "\(certificates)/server.key"
+        settings.clientCAFile = "\(certificates)/ca.pem"
+        let simulator = SMSPSimulator(dataset: try SimulatorDataset(contentsOf: URL(fileURLWithPath: dataset)),
+                                      behaviour: SimulatorBehaviour(latency: .fixed(.milliseconds(latencyMs))))
+        let server = try SimulatorServer(settings: settings, simulator: simulator, logger: logger)
+        try server.start()
+        defer { server.shutdown() }
+        let broker = try await AMQPConnection.connect(try AMQPConfiguration(url: amqpURL), logger: logger)
+
+        print("""
+            worker benchmark: \(batch) batch lookups queued, \(triageRate) triage lookups/s beside them, SMSP latency \
+            L = \(latencyMs) ms, \(reservedForTriage) slots kept for triage; \(ProcessInfo.processInfo.activeProcessorCount) \
+            cores shared by the worker, the broker, the simulator and this load generator
+            """)
+        for bound in inFlight.split(separator: ",").compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
+            let figures = try await measure(bound: bound, broker: broker, simulator: simulator, port: server.port)
+            print(figures)
+        }
+        await broker.close()
+    }
+
+    private func measure(bound: Int, broker: AMQPConnection, simulator: SMSPSimulator, port: Int) async throws -> String {
+        let prefix = "bench.\(UUID().uuidString.prefix(8).lowercased())"
+        let topology = Self.topology(prefix: prefix)
+        try await topology.declare(on: broker)
+        let replies = (triage: "\(prefix).triage.replies", batch: "\(prefix).batch.replies")
+        let arrivals = Mutex<[String: ContinuousClock.Instant]>([:])
+        for queue in [replies.triage, replies.batch] {
+            try await broker.declare(AMQPQueue.quorum(queue))
+            try await broker.consume(AMQPConsumer(queue: queue, tag: queue, prefetch: 0, acknowledgement: .automatic)) { delivery in
+                let now = ContinuousClock.now
+                if let id = delivery.message.properties.correlationId {
+                    arrivals.withLock { if $0[id] == nil { $0[id] = now } }
+                }
+            }
+        }
+        // Drain the audit queue as an audit consumer would, so it does not grow through the run.
+        try await broker.consume(AMQPConsumer(queue: topology.audit, tag: topology.audit, prefetch: 0,
+                                              acknowledgement: .automatic)) { _ in }
+
+        // The batch, queued before the worker starts.
+        let numbers = ["9434765919", "9990000018", "9990000026", "9990000042", "8888888888"]
+        let batchIds = (0..<batch).map { "b\($0)-\(prefix)" }
+        let published = ContinuousClock.now
+        for chunk in stride(from: 0, to: batch, by: 200) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in chunk..<min(batch, chunk + 200) {
+                    group.addTask {
+                        try await broker.publish(Self.request(numbers[index % numbers.count], id: batchIds[index],
+                                                              replyTo: replies.batch), routingKey: topology.batch)
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+
+        let worker = try startWorker(bound: bound, topology: topology, port: port)
+        let before = ProcessStatistics(pid: worker.processIdentifier)
+
+        // Triage beside the batch, at a steady rate, until the batch is answered.
+        var triageSent: [String: ContinuousClock.Instant] = [:]
+        var index = 0
+        while arrivals.withLock({ state in batchIds.filter { state[$0] != nil }.count }) < batch {
+            let id = "t\(index)-\(prefix)"
+            triageSent[id] = .now
+            try await broker.publish(Self.request(numbers[index % numbers.count], id: id, replyTo: replies.triage),
+                                     routingKey: topology.triage)
+            index += 1
+            try await Task.sleep(for: .seconds(1 / triageRate))
+            if ContinuousClock.now - published > .seconds(600) { break }
+        }
+        try await Task.sleep(for: .milliseconds(500))  // the last triage lookups' answers
+        let after = ProcessStatistics(pid: worker.processIdentifier)
+        worker.terminate()
+        worker.waitUntilExit()
+
+        let answered = arrivals.withLock { $0 }
+        let batchTimes = batchIds.compactMap { answered[$0] }.sorted()
+        let latency = Duration.milliseconds(latencyMs)
+        let triageAbove = triageSent.compactMap { id, sent in answered[id].map { ($0 - sent - latency).milliseconds } }.sorted()
+        let lookups = batchTimes.count + triageAbove.count
+        let drain = (batchTimes.last! - batchTimes.first!).milliseconds / 1000
+        let rate = Double(batchTimes.count - 1) / drain
+        let ceiling = Double(bound) / latency.milliseconds * 1000
+        let batchLatency = batchTimes.map { ($0 - published).milliseconds }
+        let cpu = (after.cpuSeconds - before.cpuSeconds) * 1000 / Double(lookups)
+        for queue in topology.declarations.queues.map(\.name) + [replies.triage, replies.batch] {
+            try? await broker.deleteQueue(queue)
+        }
+        return String(format: """
+            maxInFlight %d: %.0f lookups/s = %.2f of C/L (%.0f/s; batch alone may use %.2f of it), \
+            %d answered of %d batch + %d triage
+              triage above L: p50 %.1f ms, p99 %.1f ms (%d lookups); batch, from queued to answered: p50 %.2f s
+              worker: %.3f ms CPU per lookup, RSS %.1f MB (peak %.1f MB), %d threads
+            """, bound, rate, rate / ceiling, ceiling, Double(bound - reservedForTriage) / Double(bound),
+            batchTimes.count, batch, triageAbove.count,
+            Self.percentile(triageAbove, 0.5), Self.percentile(triageAbove, 0.99), triageAbove.count,
+            Self.percentile(batchLatency, 0.5) / 1000, cpu, after.rssMB, after.peakRSSMB, after.threads)
+    }
+
+    private func startWorker(bound: Int, topology: WorkerTopology, port: Int) throws -> Process {
+        let yaml = """
+            broker: { url: "\(amqpURL)" }
+            topology:
+              triage: \(topology.triage)
+              batch: \(topology.batch)
+              dead: \(topology.dead)
+              unanswered: \(topology.unanswered)
+              deadLetterExchange: \(topology.deadLetterExchange)
+              results: \(topology.results)
+              retryPrefix: \(topology.retryPrefix)
+              accessExchange: \(topology.accessExchange)
+              audit: \(topology.audit)
+            smsp:
+              endpoint: https://localhost:\(port)/smsp/cpis
+              tls: { ca: \(certificates)/ca.pem, certificate: \(certificates)/client.pem, key: \(certificates)/client.key }
+            concurrency: { maxInFlight: \(bound), reservedForTriage: \(reservedForTriage) }
+            """
+        let file = FileManager.default.temporaryDirectory.appending(path: "bench-worker-\(UUID().uuidString).yaml")
+        try yaml.write(to: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appending(path: "cpis")
+        process.arguments = ["worker", "--config", file.path]
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "CPIS_AMQP_URL")
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// The contract's topology under names of the run's own.
+    static func topology(prefix: String) -> WorkerTopology {
+        var topology = WorkerTopology()
+        for keyPath in [\WorkerTopology.triage, \.batch, \.dead, \.unanswered, \.deadLetterExchange, \.results,
+                        \.retryPrefix, \.accessExchange, \.audit] {
+            topology[keyPath: keyPath] = topology[keyPath: keyPath].replacingOccurrences(of: "cpis", with: prefix)
+        }
+        return topology
+    }
+
+    static func request(_ nhsNumber: String, id: String, replyTo: String) -> AMQPMessage {
+        AMQPMessage("""
+            {"nhsNumber":"\(nhsNumber)","requester":{"organisation":{"odsCode":"RKE","name":"The Whittington Hospital"},
+             "user":{"sdsUserId":"200009876204","jobRole":{"code":"R0260","displayName":"General Medical Practitioner"},
+             "name":{"prefix":"Dr","given":"Paula","family":"Palmer"}}}}
+            """, properties: AMQPProperties(contentType: "application/json", correlationId: id, replyTo: replyTo,
+                                            messageId: id, timestamp: Date()))
+    }
+
+    static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+        sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
+    }
+}
+
+/// A process's CPU time, memory and threads, from /proc.
+struct ProcessStatistics {
+    var cpuSeconds = 0.0
+    var rssMB = 0.0
+    var peakRSSMB = 0.0
+    var threads = 0
+
+    init(pid: Int32) {
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+           let close = stat.lastIndex(of: ")") {
+            // Fields after the command name: state is 3rd, utime 14th, stime 15th (1-based, whole line).
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+            if fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) {
+                cpuSeconds = (user + system) / ticks
+            }
+        }
+        if let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) {
+            for line in status.split(separator: "\n") {
+                let parts = line.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2 else { continue }
+                let value = parts[1].trimmingCharacters(in: .whitespaces)
+                let number = Double(value.split(separator: " ").first ?? "") ?? 0
+                switch parts[0] {
+                case "VmRSS": rssMB = number / 1024
+                case "VmHWM": peakRSSMB = number / 1024
+                case "Threads": threads = Int(number)
+                default: break
+                }
+            }
+        }
+    }
+}
