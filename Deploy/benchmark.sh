@@ -1,25 +1,47 @@
 #!/usr/bin/env bash
-# Builds the benchmarks in release mode and runs them with the allocation counter preloaded.
-# Prints figures (latency percentiles, allocations per operation); asserts nothing.
+# Builds the benchmarks in release mode and runs them. Prints figures (latency percentiles,
+# allocations per operation, throughput against its bound, CPU per lookup, memory); asserts nothing.
 #   Deploy/benchmark.sh                     every benchmark
 #   Deploy/benchmark.sh smsp-messages ...   one, with its options (see cpis-bench help)
+# The worker benchmark runs `cpis worker` against a throwaway RabbitMQ node of its own (ports
+# 5702/5701, data in a temporary folder), stopped whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Deploy/install-dependencies.sh
 swift build -c release --product cpis-bench
+swift build -c release --product cpis
 bin=$(swift build -c release --show-bin-path)
-# The allocation counter slows every malloc: preload it only where allocations are reported.
+Deploy/generate-certificates.sh .local/certs >/dev/null
+
+broker_dir=
+finish() {
+    status=$?
+    [[ -n $broker_dir ]] && { Deploy/local-broker.sh stop "$broker_dir" >/dev/null 2>&1 || true; rm -rf "$broker_dir"; }
+    exit $status
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
 run() {
-    if [[ $1 == smsp-messages ]]; then
-        LD_PRELOAD="$bin/libMallocInterposerSwift.so" "$bin/cpis-bench" "$@"
-    else
-        "$bin/cpis-bench" "$@"
-    fi
+    case $1 in
+    smsp-messages)
+        # The allocation counter slows every malloc: preload it only where allocations are reported.
+        LD_PRELOAD="$bin/libMallocInterposerSwift.so" "$bin/cpis-bench" "$@" ;;
+    worker)
+        export CPIS_BROKER_PORT=${CPIS_BENCH_BROKER_PORT:-5702} CPIS_BROKER_TLS_PORT=${CPIS_BENCH_BROKER_TLS_PORT:-5701}
+        broker_dir=$(mktemp -d "${TMPDIR:-/tmp}/cpis-bench-broker.XXXXXX")
+        Deploy/local-broker.sh start "$broker_dir" >/dev/null
+        # shellcheck source=/dev/null
+        source "$broker_dir/env"
+        "$bin/cpis-bench" "$@" --broker-pid "$(cat "$broker_dir/rabbitmq.pid")" ;;
+    *)
+        "$bin/cpis-bench" "$@" ;;
+    esac
 }
 if (( $# > 0 )); then
     run "$@"
 else
     echo "== SMSP messages"; run smsp-messages
-    Deploy/generate-certificates.sh .local/certs >/dev/null
     echo "== SMSP simulator"; run simulator
+    echo "== Worker"; run worker
 fi

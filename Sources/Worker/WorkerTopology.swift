@@ -79,6 +79,26 @@ public struct WorkerTopology: Sendable, Hashable {
         for binding in bindings { try await connection.bind(binding) }
     }
 
+    /// The `topology:` section of a worker settings file naming these queues and exchanges (for
+    /// tools and tests that start `cpis worker` on names of their own).
+    public var settingsYAML: String {
+        let delays = retryDelays.map { String($0.wholeMilliseconds) }.joined(separator: ", ")
+        return """
+            topology:
+              triage: \(triage)
+              batch: \(batch)
+              dead: \(dead)
+              unanswered: \(unanswered)
+              deadLetterExchange: \(deadLetterExchange)
+              results: \(results)
+              retryPrefix: \(retryPrefix)
+              accessExchange: \(accessExchange)
+              audit: \(audit)
+              deliveryLimit: \(deliveryLimit)
+              retryDelaysMs: [\(delays)]
+            """
+    }
+
     /// The topology as a RabbitMQ definitions file (`rabbitmqctl import_definitions`, or the
     /// management UI), for operators who create it ahead of the workers.
     public func definitionsJSON(virtualHost: String = "/") -> String {

@@ -21,28 +21,17 @@ struct SimulatorBenchmark: ParsableCommand {
     @Option(help: "How long to run, in seconds.")
     var seconds = 10.0
 
-    @Option(help: "Development certificates (Deploy/generate-certificates.sh makes them).")
-    var certificates = ".local/certs"
-
-    @Option(help: "The simulator's dataset.")
-    var dataset = "Config/simulator-dataset.yaml"
+    @OptionGroup var simulatorOptions: SimulatorOptions
 
     func run() throws {
         var logger = Logger(label: "bench.simulator")
         logger.logLevel = .error
-        var settings = SimulatorSettings()
-        settings.port = 0
-        settings.certificateFile = "\(certificates)/server.pem"
-        settings.keyFile = "\(certificates)/server.key"
-        settings.clientCAFile = "\(certificates)/ca.pem"
-        let simulator = SMSPSimulator(dataset: try SimulatorDataset(contentsOf: URL(fileURLWithPath: dataset)))
-        let server = try SimulatorServer(settings: settings, simulator: simulator, logger: logger)
-        try server.start()
+        let server = try simulatorOptions.startServer(logger: logger)
         defer { server.shutdown() }
 
-        let client = try HTTPClient(tls: .client(caFile: "\(certificates)/ca.pem",
-                                                 certificateFile: "\(certificates)/client.pem",
-                                                 keyFile: "\(certificates)/client.key"), logger: logger)
+        let client = try HTTPClient(tls: .client(caFile: "\(simulatorOptions.certificates)/ca.pem",
+                                                 certificateFile: "\(simulatorOptions.certificates)/client.pem",
+                                                 keyFile: "\(simulatorOptions.certificates)/client.key"), logger: logger)
         defer { client.shutdown() }
         let url = URL(string: "https://localhost:\(server.port)")!
         let builder = SMSPRequestBuilder(identity: SMSPIdentity(endpoint: "https://localhost/smsp/cpis", username: "bench"))

@@ -31,11 +31,10 @@ struct WorkerBenchmark: AsyncParsableCommand {
     @Option(help: "The simulated SMSP's latency, ms.")
     var latencyMs = 50
 
-    @Option(help: "Development certificates (Deploy/generate-certificates.sh makes them).")
-    var certificates = ".local/certs"
+    @OptionGroup var simulatorOptions: SimulatorOptions
 
-    @Option(help: "The simulator's dataset.")
-    var dataset = "Config/simulator-dataset.yaml"
+    @Option(help: "The broker's process id, to report its CPU per lookup too (Deploy/benchmark.sh passes it).")
+    var brokerPid: Int32?
 
     @Option(help: "The broker (default: CPIS_AMQP_URL).")
     var amqpURL = ProcessInfo.processInfo.environment["CPIS_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5682/"
@@ -43,15 +42,9 @@ struct WorkerBenchmark: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "bench.worker")
         logger.logLevel = .error
-        var settings = SimulatorSettings()
-        settings.port = 0
-        settings.certificateFile = "\(certificates)/server.pem"
-        settings.keyFile = "\(certificates)/server.key"
-        settings.clientCAFile = "\(certificates)/ca.pem"
-        let simulator = SMSPSimulator(dataset: try SimulatorDataset(contentsOf: URL(fileURLWithPath: dataset)),
-                                      behaviour: SimulatorBehaviour(latency: .fixed(.milliseconds(latencyMs))))
-        let server = try SimulatorServer(settings: settings, simulator: simulator, logger: logger)
-        try server.start()
+        let server = try simulatorOptions.startServer(
+            behaviour: SimulatorBehaviour(latency: .fixed(.milliseconds(latencyMs))), logger: logger)
+        let simulator = server.simulator
         defer { server.shutdown() }
         let broker = try await AMQPConnection.connect(try AMQPConfiguration(url: amqpURL), logger: logger)
 
@@ -104,6 +97,8 @@ struct WorkerBenchmark: AsyncParsableCommand {
 
         let worker = try startWorker(bound: bound, topology: topology, port: port)
         let before = ProcessStatistics(pid: worker.processIdentifier)
+        let brokerBefore = brokerPid.map(ProcessStatistics.init)
+        let selfBefore = ProcessStatistics(pid: getpid())
 
         // Triage beside the batch, at a steady rate, until the batch is answered.
         var triageSent: [String: ContinuousClock.Instant] = [:]
@@ -119,6 +114,8 @@ struct WorkerBenchmark: AsyncParsableCommand {
         }
         try await Task.sleep(for: .milliseconds(500))  // the last triage lookups' answers
         let after = ProcessStatistics(pid: worker.processIdentifier)
+        let brokerAfter = brokerPid.map(ProcessStatistics.init)
+        let selfAfter = ProcessStatistics(pid: getpid())
         worker.terminate()
         worker.waitUntilExit()
 
@@ -131,7 +128,11 @@ struct WorkerBenchmark: AsyncParsableCommand {
         let rate = Double(batchTimes.count - 1) / drain
         let ceiling = Double(bound) / latency.milliseconds * 1000
         let batchLatency = batchTimes.map { ($0 - published).milliseconds }
-        let cpu = (after.cpuSeconds - before.cpuSeconds) * 1000 / Double(lookups)
+        func perLookup(_ before: ProcessStatistics?, _ after: ProcessStatistics?) -> Double {
+            guard let before, let after else { return .nan }
+            return (after.cpuSeconds - before.cpuSeconds) * 1000 / Double(lookups)
+        }
+        let cpu = perLookup(before, after)
         for queue in topology.declarations.queues.map(\.name) + [replies.triage, replies.batch] {
             try? await broker.deleteQueue(queue)
         }
@@ -139,29 +140,22 @@ struct WorkerBenchmark: AsyncParsableCommand {
             maxInFlight %d: %.0f lookups/s = %.2f of C/L (%.0f/s; batch alone may use %.2f of it), \
             %d answered of %d batch + %d triage
               triage above L: p50 %.1f ms, p99 %.1f ms (%d lookups); batch, from queued to answered: p50 %.2f s
-              worker: %.3f ms CPU per lookup, RSS %.1f MB (peak %.1f MB), %d threads
+              worker: %.3f ms CPU per lookup, RSS %.1f MB (peak %.1f MB), %d threads; \
+            on the same cores, the broker %.3f ms and the simulator with this load generator %.3f ms per lookup
             """, bound, rate, rate / ceiling, ceiling, Double(bound - reservedForTriage) / Double(bound),
             batchTimes.count, batch, triageAbove.count,
             Self.percentile(triageAbove, 0.5), Self.percentile(triageAbove, 0.99), triageAbove.count,
-            Self.percentile(batchLatency, 0.5) / 1000, cpu, after.rssMB, after.peakRSSMB, after.threads)
+            Self.percentile(batchLatency, 0.5) / 1000, cpu, after.rssMB, after.peakRSSMB, after.threads,
+            perLookup(brokerBefore, brokerAfter), perLookup(selfBefore, selfAfter))
     }
 
     private func startWorker(bound: Int, topology: WorkerTopology, port: Int) throws -> Process {
         let yaml = """
             broker: { url: "\(amqpURL)" }
-            topology:
-              triage: \(topology.triage)
-              batch: \(topology.batch)
-              dead: \(topology.dead)
-              unanswered: \(topology.unanswered)
-              deadLetterExchange: \(topology.deadLetterExchange)
-              results: \(topology.results)
-              retryPrefix: \(topology.retryPrefix)
-              accessExchange: \(topology.accessExchange)
-              audit: \(topology.audit)
+            \(topology.settingsYAML)
             smsp:
               endpoint: https://localhost:\(port)/smsp/cpis
-              tls: { ca: \(certificates)/ca.pem, certificate: \(certificates)/client.pem, key: \(certificates)/client.key }
+              tls: { ca: \(simulatorOptions.certificates)/ca.pem, certificate: \(simulatorOptions.certificates)/client.pem, key: \(simulatorOptions.certificates)/client.key }
             concurrency: { maxInFlight: \(bound), reservedForTriage: \(reservedForTriage) }
             """
         let file = FileManager.default.temporaryDirectory.appending(path: "bench-worker-\(UUID().uuidString).yaml")

@@ -238,20 +238,9 @@ final class WorkerProcess: Sendable {
          log: FileHandle? = nil) throws {
         let configuration = rig.configuration
         let topology = rig.topology
-        let delays = topology.retryDelays.map { String(Int($0.seconds * 1000)) }.joined(separator: ", ")
         let yaml = """
             broker: { url: "\(BrokerEnvironment.amqpURL)" }
-            topology:
-              triage: \(topology.triage)
-              batch: \(topology.batch)
-              dead: \(topology.dead)
-              unanswered: \(topology.unanswered)
-              deadLetterExchange: \(topology.deadLetterExchange)
-              results: \(topology.results)
-              retryPrefix: \(topology.retryPrefix)
-              accessExchange: \(topology.accessExchange)
-              audit: \(topology.audit)
-              retryDelaysMs: [\(delays)]
+            \(topology.settingsYAML)
             smsp:
               endpoint: \(configuration.smspIdentity.endpoint)
               tls:
