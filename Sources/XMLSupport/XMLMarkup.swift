@@ -40,6 +40,17 @@ public struct XMLMarkup: Sendable, Hashable, CustomStringConvertible, Expressibl
     }
 
     public static func escape(_ value: String) -> String {
+        // Most values (ids, codes, names) need nothing: return them as they are. (0xEF leads the
+        // UTF-8 of U+FFFE and U+FFFF.)
+        let needsWork = value.utf8.contains { byte in
+            switch byte {
+            case UInt8(ascii: "&"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\""), UInt8(ascii: "'"), 0xEF:
+                true
+            case 0..<0x20: byte != UInt8(ascii: "\t") && byte != UInt8(ascii: "\n") && byte != UInt8(ascii: "\r")
+            default: false
+            }
+        }
+        guard needsWork else { return value }
         var escaped = ""
         escaped.reserveCapacity(value.utf8.count)
         for scalar in value.unicodeScalars {

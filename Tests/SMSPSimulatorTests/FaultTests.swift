@@ -32,6 +32,14 @@ struct FaultTests {
                 #expect(status == 200)
                 let error = #expect(throws: SMSPResponseError.self) { try SMSPResponseReader.read(Array(body.utf8)) }
                 #expect(error?.code == .wrongPayload)
+            case (.crossedRecord, .respond(let status, _, let body)), (.crossedUnbornRecord, .respond(let status, _, let body)):
+                #expect(status == 200)
+                let answer = try SMSPResponseReader.read(Array(body.utf8)).answer
+                #expect(answer.responseCode.code == "SMSP-0000")
+                #expect(!answer.plans.isEmpty)
+            case (.wrongRelatesTo, .respond(let status, _, let body)):
+                #expect(status == 200)
+                #expect(try SMSPResponseReader.read(Array(body.utf8)).relatesTo?.hasPrefix("uuid:") == true)
             default:
                 Issue.record("\(fault) gave \(reply)")
             }

@@ -37,16 +37,25 @@ enum HL7Time {
 
     /// `yyyyMMddHHmmss` in UTC, for the query's `effectiveTime`.
     static func timestamp(_ date: Date) -> String {
-        let components = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(secondsFromGMT: 0)!, from: date)
-        return String(format: "%04d%02d%02d%02d%02d%02d+0000", components.year ?? 0, components.month ?? 0,
-                      components.day ?? 0, components.hour ?? 0, components.minute ?? 0, components.second ?? 0)
+        digits(date, offset: 0, seconds: true) + "+0000"
     }
 
     /// `yyyyMMddHHmm` in English local time: how CP-IS sends plan dates.
     static func localMinutes(_ date: Date) -> String {
-        let components = Calendar(identifier: .gregorian).dateComponents(in: london, from: date)
-        return String(format: "%04d%02d%02d%02d%02d", components.year ?? 0, components.month ?? 0,
-                      components.day ?? 0, components.hour ?? 0, components.minute ?? 0)
+        digits(date, offset: london.secondsFromGMT(for: date), seconds: false)
+    }
+
+    /// `yyyyMMddHHmm[ss]` of `date` at `offset` seconds from UTC, by arithmetic (no Calendar).
+    private static func digits(_ date: Date, offset: Int, seconds: Bool) -> String {
+        let (days, second) = (Int(date.timeIntervalSince1970.rounded(.down)) + offset).quotientAndRemainder(dividingBy: 86_400)
+        let (day, time) = second < 0 ? (days - 1, second + 86_400) : (days, second)
+        let civil = CivilDate(daysSince1970: day)
+        var fields = [(civil.year, 4), (civil.month, 2), (civil.day, 2), (time / 3600, 2), (time / 60 % 60, 2)]
+        if seconds { fields.append((time % 60, 2)) }
+        return fields.map { value, width in
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }.joined()
     }
 
     /// `yyyyMMdd`.
