@@ -13,7 +13,7 @@ enum HL7Time {
         let digits = parts.digits
         func number(_ range: Range<Int>) -> Int {
             guard range.upperBound <= digits.count else { return 0 }
-            return digits[range].reduce(0) { $0 * 10 + ($1.wholeNumberValue ?? 0) }
+            return digits[range].reduce(0) { $0 * 10 + $1 }
         }
         let civil = CivilDate(year: number(0..<4), month: number(4..<6), day: number(6..<8))
         let (hour, minute, second) = (number(8..<10), number(10..<12), number(12..<14))
@@ -28,11 +28,9 @@ enum HL7Time {
 
     /// A calendar date (birth dates), ignoring any time of day.
     static func calendarDate(_ text: String) -> CalendarDate? {
-        guard let digits = parts(text)?.digits, digits.count >= 8,
-              let year = Int(String(digits[0..<4])), let month = Int(String(digits[4..<6])),
-              let day = Int(String(digits[6..<8]))
-        else { return nil }
-        return CalendarDate(year: year, month: month, day: day)
+        guard let digits = parts(text)?.digits, digits.count >= 8 else { return nil }
+        func number(_ range: Range<Int>) -> Int { digits[range].reduce(0) { $0 * 10 + $1 } }
+        return CalendarDate(year: number(0..<4), month: number(4..<6), day: number(6..<8))
     }
 
     /// `yyyyMMddHHmmss` in UTC, for the query's `effectiveTime`.
@@ -63,25 +61,33 @@ enum HL7Time {
         String(format: "%04d%02d%02d", date.year, date.month, date.day)
     }
 
-    private static func parts(_ text: String) -> (digits: [Character], offset: Int?)? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        var digits = Array(trimmed)
-        var offset: Int?
-        if let signIndex = digits.firstIndex(where: { $0 == "+" || $0 == "-" }) {
-            let zone = digits[(signIndex + 1)...]
-            guard zone.count == 4, zone.allSatisfy(\.isASCIIDigit),
-                  let hours = Int(String(zone.prefix(2))), let minutes = Int(String(zone.suffix(2)))
-            else { return nil }
-            offset = (digits[signIndex] == "-" ? -1 : 1) * (hours * 3600 + minutes * 60)
-            digits = Array(digits[..<signIndex])
+    /// The digits' values and the offset from UTC in seconds, if any; nil when `text` is not a TS.
+    /// Read from the UTF-8 bytes: dozens of these are read per answer.
+    private static func parts(_ text: String) -> (digits: [Int], offset: Int?)? {
+        var digits: [Int] = []
+        digits.reserveCapacity(14)
+        var zone: [Int]?
+        var sign = 1
+        var inFraction = false
+        let bytes = text.utf8.drop { $0 == UInt8(ascii: " ") }.reversed().drop { $0 == UInt8(ascii: " ") }.reversed()
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                let value = Int(byte - UInt8(ascii: "0"))
+                if zone != nil { zone!.append(value) } else if !inFraction { digits.append(value) }
+            case UInt8(ascii: "+"), UInt8(ascii: "-"):
+                guard zone == nil else { return nil }
+                sign = byte == UInt8(ascii: "-") ? -1 : 1
+                zone = []
+            // Fractions of a second (".123") are allowed by TS; CP-IS does not send them.
+            case UInt8(ascii: ".") where zone == nil && !inFraction:
+                inFraction = true
+            default:
+                return nil
+            }
         }
-        // Fractions of a second (".123") are allowed by TS; CP-IS does not send them.
-        if let dot = digits.firstIndex(of: ".") { digits = Array(digits[..<dot]) }
-        guard digits.allSatisfy(\.isASCIIDigit) else { return nil }
-        return (digits, offset)
+        guard let zone else { return (digits, nil) }
+        guard zone.count == 4 else { return nil }
+        return (digits, sign * ((zone[0] * 10 + zone[1]) * 3600 + (zone[2] * 10 + zone[3]) * 60))
     }
-}
-
-extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
 }
