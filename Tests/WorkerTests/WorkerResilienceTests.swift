@@ -124,6 +124,28 @@ struct WorkerResilienceTests {
 }
 
 extension WorkerResilienceTests {
+    @Test("SIGTERM drains; a second signal stops at once, and what was in flight goes back to the queue")
+    func secondSignal() async throws {
+        let rig = try await WorkerRig(startWorker: false)
+        try await rig.topology.declare(on: rig.epr)
+        rig.simulator.behaviour = SimulatorBehaviour(latency: .fixed(.seconds(8)))
+        let process = try WorkerProcess(rig)
+        let id = try await rig.send(WorkerRig.body("9990000018"))
+        while rig.simulator.requestCount == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        process.kill(signal: SIGTERM)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(process.isRunning, "the first signal drains: the lookup in flight may finish")
+        process.kill(signal: SIGTERM)
+        let stopped = ContinuousClock.now
+        _ = process.waitForExit()
+        #expect(ContinuousClock.now - stopped < .seconds(7), "the second signal did not wait for the 8 s call")
+        // The request went back to its queue: the next worker answers it.
+        rig.simulator.behaviour = SimulatorBehaviour()
+        try await rig.start()
+        #expect(try await rig.result(for: id)["outcome"] as? String == "records-found")
+        await rig.stop()
+    }
+
     @Test("faults combined as they come: kills, an outage, dropped connections and a SIGTERM during a batch beside triage; no request fails")
     func combinedFaults() async throws {
         let rig = try await WorkerRig(startWorker: false)
@@ -266,6 +288,8 @@ final class WorkerProcess: Sendable {
     }
 
     var processIdentifier: Int32 { process.processIdentifier }
+
+    var isRunning: Bool { process.isRunning }
 
     func kill(signal: Int32) {
         Foundation.kill(process.processIdentifier, signal)

@@ -192,7 +192,7 @@ final class ConnectionDriver {
             if let handler = topology.handlers[delivery.consumerTag] {
                 handler(delivery)
             } else {
-                // A delivery for a consumer we have just cancelled: give it back.
+                // A delivery for a consumer this connection never had: give it back.
                 try? session?.settle(deliveryTag: delivery.deliveryTag, .reject(requeue: true))
             }
         case .confirm(let sequence, let multiple, let accepted):
