@@ -25,7 +25,7 @@ struct WorkerStateMachine<Delivery> {
         /// The broker delivered it before, to a holder that did not settle it.
         var redelivered: Bool
         /// When it arrived, and when its caller stops waiting.
-        var receivedAt = Date()
+        var receivedAt: Date
         var deadline: Date?
 
         /// Identifies this attempt of the request: a redelivery of a retried attempt is a duplicate,
@@ -74,8 +74,6 @@ struct WorkerStateMachine<Delivery> {
         self.breaker = breaker
         self.settled = RecentKeys(capacity: rememberedRequests)
     }
-
-    var inProgressCount: Int { inProgress.count }
 
     /// Whether this request was answered recently (requests the broker dead-lettered are answered
     /// outside the slots, and must not be answered twice either).

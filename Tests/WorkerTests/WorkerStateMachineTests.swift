@@ -11,7 +11,7 @@ struct WorkerStateMachineTests {
     static func lookup(_ id: String, lane: LookupLane = .batch, attempts: Int = 0, redelivered: Bool = false,
                        deadline: Date? = nil, delivery: String? = nil) -> Machine.Lookup {
         Machine.Lookup(delivery: delivery ?? id, lane: lane, requestId: id, attempts: attempts,
-                       redelivered: redelivered, deadline: deadline)
+                       redelivered: redelivered, receivedAt: Date(), deadline: deadline)
     }
 
     static func machine(capacity: Int = 4, reserved: Int = 1, threshold: Int = 2) -> Machine {

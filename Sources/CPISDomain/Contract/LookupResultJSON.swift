@@ -78,9 +78,9 @@ extension LookupResult {
     private static func write(_ writer: inout JSONWriter, _ name: PersonName?) {
         guard let name else { return writer.null() }
         writer.object { object in
-            object.member("prefix", name.prefix?.trimmingCharacters(in: .whitespaces))
-            object.member("given", name.given?.trimmingCharacters(in: .whitespaces))
-            object.member("family", name.family?.trimmingCharacters(in: .whitespaces))
+            object.member("prefix", name.prefix?.trimmed)
+            object.member("given", name.given?.trimmed)
+            object.member("family", name.family?.trimmed)
         }
     }
 

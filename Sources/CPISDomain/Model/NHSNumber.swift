@@ -10,7 +10,7 @@ public struct NHSNumber: Sendable, Hashable, CustomStringConvertible {
 
     /// Accepts ten digits, optionally grouped with spaces or hyphens ("943 476 5919", "943-476-5919").
     public init(_ text: String) throws(NHSNumberError) {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmed
         guard !trimmed.isEmpty else { throw .empty }
         var digits: [UInt8] = []
         for character in trimmed {

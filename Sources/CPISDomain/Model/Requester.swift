@@ -25,7 +25,7 @@ public struct PersonName: Sendable, Hashable, Codable {
 
     /// "Dr Paula Palmer".
     public var displayName: String {
-        [prefix, given, family].compactMap { $0?.trimmingCharacters(in: .whitespaces) }
+        [prefix, given, family].compactMap { $0?.trimmed }
             .filter { !$0.isEmpty }.joined(separator: " ")
     }
 }
@@ -99,7 +99,7 @@ public struct Requester: Sendable, Hashable {
     public func missingMandatoryFields() -> [String] {
         var missing: [String] = []
         func require(_ value: String?, _ name: String) {
-            if value?.trimmingCharacters(in: .whitespaces).isEmpty ?? true { missing.append(name) }
+            if value?.trimmed.isEmpty ?? true { missing.append(name) }
         }
         require(organisation.odsCode, "requester.organisation.odsCode")
         require(organisation.name, "requester.organisation.name")
