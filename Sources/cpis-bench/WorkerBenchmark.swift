@@ -28,6 +28,12 @@ struct WorkerBenchmark: AsyncParsableCommand {
     @Option(help: "Triage lookups per second beside the batch.")
     var triageRate = 5.0
 
+    @Option(help: """
+        NHS numbers to look up, in turn, comma separated. The default is a number CP-IS has no record of; \
+        dataset patients (9990000018, ...) get full answers with up to 25 accesses each.
+        """)
+    var nhsNumbers = "9434765919"
+
     @Option(help: "The simulated SMSP's latency, ms.")
     var latencyMs = 50
 
@@ -49,7 +55,7 @@ struct WorkerBenchmark: AsyncParsableCommand {
         let broker = try await AMQPConnection.connect(try AMQPConfiguration(url: amqpURL), logger: logger)
 
         print("""
-            worker benchmark: \(batch) batch lookups queued, \(triageRate) triage lookups/s beside them, SMSP latency \
+            worker benchmark: \(batch) batch lookups queued, \(triageRate) triage lookups/s beside them, for \(nhsNumbers), SMSP latency \
             L = \(latencyMs) ms, \(reservedForTriage) slots kept for triage; \(ProcessInfo.processInfo.activeProcessorCount) \
             cores shared by the worker, the broker, the simulator and this load generator
             """)
@@ -80,7 +86,7 @@ struct WorkerBenchmark: AsyncParsableCommand {
                                               acknowledgement: .automatic)) { _ in }
 
         // The batch, queued before the worker starts.
-        let numbers = ["9434765919", "9990000018", "9990000026", "9990000042", "8888888888"]
+        let numbers = nhsNumbers.split(separator: ",").map { String($0.filter { $0.isNumber }) }
         let batchIds = (0..<batch).map { "b\($0)-\(prefix)" }
         let published = ContinuousClock.now
         for chunk in stride(from: 0, to: batch, by: 200) {
