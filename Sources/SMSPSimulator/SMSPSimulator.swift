@@ -209,9 +209,10 @@ public final class SMSPSimulator: Sendable {
         register.notifications(localAuthority: localAuthority, nhsNumber: nhsNumber)
     }
 
-    /// Forgets accesses, notifications, scripts and seen message ids (between test runs).
+    /// Forgets accesses, notifications, scripts, seen message ids and the most in flight (between test runs).
     public func reset() {
         register.reset()
+        resetMostInFlight()
         state.withLock { state in
             state.sequences = [:]
             state.seenMessageIDs = []

@@ -90,7 +90,6 @@ public final class SimulatorServer: Sendable {
             return .respond(Self.response(204, contentType: nil, body: []))
         case ("POST", "/admin/reset"):
             simulator.reset()
-            simulator.resetMostInFlight()
             return .respond(Self.response(204, contentType: nil, body: []))
         case (_, self.path), (_, "/health"), (_, "/notifications"):
             return .respond(Self.response(405, contentType: "text/plain", body: Array("method not allowed\n".utf8)))

@@ -52,6 +52,8 @@ public struct Authorisation: Sendable, Hashable {
 struct LookupIntake: Sendable {
     static let attemptsHeader = "x-cpis-attempts"
     static let deadlineHeader = "x-cpis-deadline"
+    /// What a request whose deadline passed before it was sent is answered (here, or just before the send).
+    static let expiredMessage = "the request's deadline passed before it could be sent to CP-IS: nothing was sent"
 
     var maximumBodyBytes: Int
     var authorisation: Authorisation
@@ -96,8 +98,8 @@ struct LookupIntake: Sendable {
         }
         let deadline = Self.deadline(properties, receivedAt: receivedAt ?? now)
         if let deadline, deadline <= now {
-            return .expired(IntakeRefusal(kind: .expired, message: "the request's deadline passed before it could "
-                + "be sent to CP-IS: nothing was sent", requestId: messageId, nhsNumber: request.nhsNumber.digits))
+            return .expired(IntakeRefusal(kind: .expired, message: Self.expiredMessage, requestId: messageId,
+                                          nhsNumber: request.nhsNumber.digits))
         }
         return .accept(LookupJob(
             requestId: messageId, correlationId: properties.correlationId ?? messageId, replyTo: properties.replyTo,

@@ -31,8 +31,8 @@ public final class LookupWorker: Sendable {
     private let deadLetters = DispatchQueue(label: "cpis.worker.dead-letters")
     /// Moves the breaker's clock and expires lookups waiting for it.
     private let ticker: Ticker
-    private let drained = Mutex<CheckedContinuation<Void, Never>?>(nil)
-    private let isDrained = Atomic<Bool>(false)
+    /// Whether draining is over, or who waits for it to be.
+    private let drained = Mutex<(isOver: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
 
     init(settings: WorkerSettings, connection: AMQPConnection, smsp: SMSPClient, logger: Logger) {
         self.settings = settings
@@ -130,12 +130,11 @@ public final class LookupWorker: Sendable {
         let finished = await withTaskGroup(of: Bool.self) { group in
             group.addTask { [self] in
                 await withCheckedContinuation { continuation in
-                    let alreadyDrained = drained.withLock { waiting in
-                        if isDrained.load(ordering: .acquiring) { return true }
-                        waiting = continuation
-                        return false
+                    let isOver = drained.withLock { state in
+                        if !state.isOver { state.waiter = continuation }
+                        return state.isOver
                     }
-                    if alreadyDrained { continuation.resume() }
+                    if isOver { continuation.resume() }
                 }
                 return true
             }
@@ -164,8 +163,10 @@ public final class LookupWorker: Sendable {
     }
 
     private func resumeDrained() {
-        isDrained.store(true, ordering: .releasing)
-        drained.withLock { $0.take() }?.resume()
+        drained.withLock { state in
+            state.isOver = true
+            return state.waiter.take()
+        }?.resume()
     }
 
     // MARK: Carrying out decisions
@@ -173,8 +174,8 @@ public final class LookupWorker: Sendable {
     private func perform(_ actions: [Machine.Action]) {
         for action in actions {
             switch action {
-            case .start(let lookup, let lane, let slot, let possibleRepeat):
-                slots[slot].async { [self] in run(lookup, lane: lane, slot: slot, possibleRepeat: possibleRepeat) }
+            case .start(let lookup, let slot, let possibleRepeat):
+                slots[slot].async { [self] in run(lookup, slot: slot, possibleRepeat: possibleRepeat) }
             case .acknowledgeDuplicate(let delivery, let requestId):
                 logger.info("redelivery of a request already settled: acknowledged, not answered again",
                             metadata: ["request": "\(requestId)"])
@@ -215,10 +216,12 @@ public final class LookupWorker: Sendable {
 
     // MARK: One lookup (on its slot: may block)
 
-    private func run(_ lookup: Lookup, lane: LookupLane, slot: Int, possibleRepeat: Bool) {
-        let reply = answer(lookup, lane: lane, possibleRepeat: possibleRepeat)
-        perform(machine.withLock { $0.slotFreed(slot, lane: lane, now: Date()) })
-        settle(lookup, reply)
+    private func run(_ lookup: Lookup, slot: Int, possibleRepeat: Bool) {
+        let reply = answer(lookup, possibleRepeat: possibleRepeat)
+        perform(machine.withLock { $0.slotFreed(slot, lane: lookup.lane, now: Date()) })
+        settle(lookup.delivery, reply) { [self] settlement in
+            perform(machine.withLock { $0.settled(lookup, settlement, now: Date()) })
+        }
     }
 
     /// What settling a lookup takes: messages to publish (each confirmed) before the request is
@@ -237,9 +240,9 @@ public final class LookupWorker: Sendable {
         var routingKey: String
     }
 
-    private func answer(_ lookup: Lookup, lane: LookupLane, possibleRepeat: Bool) -> Reply {
+    private func answer(_ lookup: Lookup, possibleRepeat: Bool) -> Reply {
         let message = lookup.delivery.message
-        switch intake.decide(message, lane: lane, receivedAt: lookup.receivedAt, now: Date()) {
+        switch intake.decide(message, lane: lookup.lane, receivedAt: lookup.receivedAt, now: Date()) {
         case .refuse(let refusal):
             return refusalReply(message, refusal)
         case .expired(let refusal):
@@ -294,8 +297,7 @@ public final class LookupWorker: Sendable {
         case .expiredBeforeSend:
             return resultReply(message, LookupResult(
                 requestId: job.requestId, nhsNumber: nhsNumber, outcome: .expired, attempts: job.attempts,
-                error: .init(kind: .expired, message: "the request's deadline passed before it could be sent to CP-IS: "
-                    + "nothing was sent")))
+                error: .init(kind: .expired, message: LookupIntake.expiredMessage)))
         case .unavailable(let text, let code, let maximumRetries, let timedOut):
             perform(machine.withLock { $0.callFailed(at: .now) })
             let retriesLeft = min(settings.maximumAttempts, (maximumRetries ?? settings.maximumAttempts) + 1) - attempt
@@ -366,36 +368,35 @@ public final class LookupWorker: Sendable {
     // MARK: Settling (completions run on the AMQP connection's thread)
 
     /// Publishes the reply's messages; once the broker has confirmed all of them, acknowledges the
-    /// request. When one is not confirmed, the request goes back to the broker to be answered later.
-    private func settle(_ lookup: Lookup, _ reply: Reply) {
+    /// delivery. When one is not confirmed, the delivery goes back to the broker to be answered
+    /// later. `settled` then hears which of the two happened.
+    private func settle(_ delivery: AMQPDelivery, _ reply: Reply,
+                        then settled: @escaping @Sendable (Machine.Settlement) -> Void) {
         let confirms = PendingConfirms(count: reply.messages.count)
-        let finish: @Sendable (Bool) -> Void = { [self] confirmed in
-            let settlement: Machine.Settlement
-            if confirmed {
-                logger.log(level: reply.logLevel, reply.logMessage, metadata: reply.logMetadata)
-                connection.ack(lookup.delivery) { [logger] result in
-                    if case .failure(let error) = result {
-                        logger.warning("acknowledgement failed (the broker redelivers it; it is not answered twice): \(error)")
-                    }
-                }
-                settlement = reply.settlement
-            } else {
-                connection.nack(lookup.delivery, requeue: true) { _ in }
-                settlement = .givenBack
-            }
-            perform(machine.withLock { $0.settled(lookup, settlement, now: Date()) })
-        }
         for outgoing in reply.messages {
-            publish(outgoing, fallback: outgoing.exchange.isEmpty && outgoing.routingKey != topology.results
-                        && outgoing.routingKey != topology.dead) { confirmed in
-                if let allConfirmed = confirms.record(confirmed) { finish(allConfirmed) }
+            publish(outgoing) { [self] confirmed in
+                guard let allConfirmed = confirms.record(confirmed) else { return }
+                if allConfirmed {
+                    logger.log(level: reply.logLevel, reply.logMessage, metadata: reply.logMetadata)
+                    connection.ack(delivery) { [logger] result in
+                        if case .failure(let error) = result {
+                            logger.warning("acknowledgement failed (the broker redelivers it; it is not answered twice): \(error)")
+                        }
+                    }
+                    settled(reply.settlement)
+                } else {
+                    connection.nack(delivery, requeue: true) { _ in }
+                    settled(.givenBack)
+                }
             }
         }
     }
 
     /// Publishes one message; a result whose reply queue does not exist goes to the results queue
     /// instead, so that it is not lost.
-    private func publish(_ outgoing: Outgoing, fallback: Bool, completion: @escaping @Sendable (Bool) -> Void) {
+    private func publish(_ outgoing: Outgoing, completion: @escaping @Sendable (Bool) -> Void) {
+        let fallback = outgoing.exchange.isEmpty && outgoing.routingKey != topology.results
+            && outgoing.routingKey != topology.dead
         // RabbitMQ returns every mandatory publish to a direct reply-to address, delivered or not.
         let mandatory = !outgoing.routingKey.hasPrefix(Self.directReplyTo)
         connection.publish(outgoing.message, exchange: outgoing.exchange, routingKey: outgoing.routingKey,
@@ -405,7 +406,7 @@ public final class LookupWorker: Sendable {
                 completion(true)
             case .failure(let error) where error.code == .unroutable && fallback:
                 logger.warning("reply queue \(outgoing.routingKey) does not exist: result sent to \(topology.results)")
-                publish(Outgoing(message: outgoing.message, exchange: "", routingKey: topology.results), fallback: false,
+                publish(Outgoing(message: outgoing.message, exchange: "", routingKey: topology.results),
                         completion: completion)
             case .failure(let error):
                 logger.error("publish to '\(outgoing.exchange)' '\(outgoing.routingKey)' failed: \(error)")
@@ -447,20 +448,12 @@ public final class LookupWorker: Sendable {
                                   error: .init(kind: .upstreamUnavailable, message: "the broker dead-lettered the "
                                       + "request (\(reason)); it is kept in \(topology.dead) for inspection"))
         }
-        let reply = resultReply(delivery.message, result)
-        let confirms = PendingConfirms(count: reply.messages.count)
-        for outgoing in reply.messages {
-            publish(outgoing, fallback: outgoing.routingKey != topology.results) { [self] confirmed in
-                guard let allConfirmed = confirms.record(confirmed) else { return }
-                if allConfirmed {
-                    logger.warning("dead-lettered request answered", metadata: [
-                        "request": "\(requestId)", "reason": "\(reason)", "outcome": "\(result.outcome.rawValue)"])
-                    connection.ack(delivery) { _ in }
-                    machine.withLock { $0.rememberSettled(requestId) }
-                } else {
-                    connection.nack(delivery, requeue: true) { _ in }
-                }
-            }
+        var reply = resultReply(delivery.message, result)
+        reply.logLevel = .warning
+        reply.logMessage = "dead-lettered request answered"
+        reply.logMetadata["reason"] = "\(reason)"
+        settle(delivery, reply) { [self] settlement in
+            if settlement == .answered { machine.withLock { $0.rememberSettled(requestId) } }
         }
     }
 

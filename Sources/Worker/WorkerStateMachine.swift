@@ -47,7 +47,7 @@ struct WorkerStateMachine<Delivery> {
 
     enum Action {
         /// Run the lookup on this slot; `possibleRepeat` when an earlier holder may have sent it to CP-IS.
-        case start(Lookup, lane: LookupLane, slot: Int, possibleRepeat: Bool)
+        case start(Lookup, slot: Int, possibleRepeat: Bool)
         /// A duplicate of a request already settled: acknowledge it, answer nothing.
         case acknowledgeDuplicate(Delivery, requestId: String)
         /// Hand it back to the broker (only while draining with the breaker open).
@@ -189,7 +189,7 @@ struct WorkerStateMachine<Delivery> {
         // Whatever the breaker says, a lookup past its deadline starts: it is answered `expired`.
         started += scheduler.startWaiting { lookup in lookup.deadline.map { $0 <= now } ?? false }
         return started.map { started in
-            .start(started.work, lane: started.lane, slot: started.slot, possibleRepeat: started.work.redelivered)
+            .start(started.work, slot: started.slot, possibleRepeat: started.work.redelivered)
         }
     }
 

@@ -50,7 +50,6 @@ struct WorkerBenchmark: AsyncParsableCommand {
         logger.logLevel = .error
         let server = try simulatorOptions.startServer(
             behaviour: SimulatorBehaviour(latency: .fixed(.milliseconds(latencyMs))), logger: logger)
-        let simulator = server.simulator
         defer { server.shutdown() }
         let broker = try await AMQPConnection.connect(try AMQPConfiguration(url: amqpURL), logger: logger)
 
@@ -60,13 +59,13 @@ struct WorkerBenchmark: AsyncParsableCommand {
             cores shared by the worker, the broker, the simulator and this load generator
             """)
         for bound in inFlight.split(separator: ",").compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
-            let figures = try await measure(bound: bound, broker: broker, simulator: simulator, port: server.port)
+            let figures = try await measure(bound: bound, broker: broker, port: server.port)
             print(figures)
         }
         await broker.close()
     }
 
-    private func measure(bound: Int, broker: AMQPConnection, simulator: SMSPSimulator, port: Int) async throws -> String {
+    private func measure(bound: Int, broker: AMQPConnection, port: Int) async throws -> String {
         let prefix = "bench.\(UUID().uuidString.prefix(8).lowercased())"
         let topology = Self.topology(prefix: prefix)
         try await topology.declare(on: broker)

@@ -22,7 +22,7 @@ struct WorkerStateMachineTests {
 
     /// The starts among actions: (delivery, slot, possibleRepeat).
     static func starts(_ actions: [Machine.Action]) -> [(delivery: String, slot: Int, possibleRepeat: Bool)] {
-        actions.compactMap { if case .start(let lookup, _, let slot, let possibleRepeat) = $0 { (lookup.delivery, slot, possibleRepeat) } else { nil } }
+        actions.compactMap { if case .start(let lookup, let slot, let possibleRepeat) = $0 { (lookup.delivery, slot, possibleRepeat) } else { nil } }
     }
 
     static func acknowledged(_ actions: [Machine.Action]) -> [String] {
@@ -205,7 +205,7 @@ struct WorkerStateMachineTests {
         func apply(_ actions: [Machine.Action]) {
             for action in actions {
                 switch action {
-                case .start(let lookup, _, let slot, _): running.append((lookup, slot))
+                case .start(let lookup, let slot, _): running.append((lookup, slot))
                 case .giveBack: Issue.record("handed back while running")
                 default: break
                 }

@@ -176,10 +176,7 @@ struct JSONFields {
     private func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     func string(_ key: String) throws(LookupRequestError) -> String {
-        guard let text = try optionalString(key) else {
-            throw LookupRequestError(members[key] == nil ? "\(name(key)) is missing" : "\(name(key)) is null: give it a value")
-        }
-        return text
+        try required(key, try optionalString(key))
     }
 
     func optionalString(_ key: String) throws(LookupRequestError) -> String? {
@@ -191,10 +188,15 @@ struct JSONFields {
     }
 
     func object(_ key: String) throws(LookupRequestError) -> JSONFields {
-        guard let fields = try optionalObject(key) else {
+        try required(key, try optionalObject(key))
+    }
+
+    /// `value`, or an error saying whether `key` is missing or null.
+    private func required<Value>(_ key: String, _ value: Value?) throws(LookupRequestError) -> Value {
+        guard let value else {
             throw LookupRequestError(members[key] == nil ? "\(name(key)) is missing" : "\(name(key)) is null: give it a value")
         }
-        return fields
+        return value
     }
 
     func optionalObject(_ key: String) throws(LookupRequestError) -> JSONFields? {

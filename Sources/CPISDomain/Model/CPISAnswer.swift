@@ -13,16 +13,17 @@ public struct CalendarDate: Sendable, Hashable, Codable, CustomStringConvertible
     public let month: Int
     public let day: Int
 
+    /// Nil unless the day exists in the (proleptic Gregorian) month and year.
     public init?(year: Int, month: Int, day: Int) {
-        var components = DateComponents(year: year, month: month, day: day)
-        components.calendar = Calendar(identifier: .gregorian)
-        guard components.isValidDate else { return nil }
+        guard (1...12).contains(month), (1...Self.length(ofMonth: month, in: year)).contains(day) else { return nil }
         self.year = year
         self.month = month
         self.day = day
     }
 
-    public var description: String { String(format: "%04d-%02d-%02d", year, month, day) }
+    public var description: String {
+        "\(year.zeroPadded(width: 4))-\(month.zeroPadded(width: 2))-\(day.zeroPadded(width: 2))"
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()

@@ -1,37 +1,20 @@
 import Foundation
 
 /// RFC 3339 timestamps in UTC with milliseconds ("2026-11-24T14:30:00.123Z"): the contract's JSON
-/// and WS-Security's `wsu:Created`/`wsu:Expires` both use this form. Written by arithmetic, not a formatter: a result with a full access
-/// history carries dozens of them, and Foundation's formatters dominated the cost of writing it.
+/// and WS-Security's `wsu:Created`/`wsu:Expires` both use this form. Written by arithmetic, not a
+/// formatter: a result with a full access history carries dozens of them, and Foundation's
+/// formatters dominated the cost of writing it.
 enum UTCTimestamp {
     static func string(_ date: Date) -> String {
-        let milliseconds = Int((date.timeIntervalSince1970 * 1000).rounded(.down))
-        let (days, millisecondOfDay) = milliseconds.quotientAndRemainder(dividingBy: 86_400_000)
-        let (day, time) = millisecondOfDay < 0 ? (days - 1, millisecondOfDay + 86_400_000) : (days, millisecondOfDay)
-        let civil = CivilDate(daysSince1970: day)
-        func digits(_ value: Int, _ count: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, count - text.count)) + text
-        }
-        return "\(digits(civil.year, 4))-\(digits(civil.month, 2))-\(digits(civil.day, 2))T"
-            + "\(digits(time / 3_600_000, 2)):\(digits(time / 60_000 % 60, 2)):\(digits(time / 1000 % 60, 2))."
-            + "\(digits(time % 1000, 3))Z"
+        let (day, time) = CalendarDate.split(date)
+        return "\(day)T\((time / 3_600_000).zeroPadded(width: 2)):\((time / 60_000 % 60).zeroPadded(width: 2)):"
+            + "\((time / 1000 % 60).zeroPadded(width: 2)).\((time % 1000).zeroPadded(width: 3))Z"
     }
 }
 
-/// A proleptic Gregorian date and its distance from 1970-01-01 (Howard Hinnant's civil-date
-/// algorithms), for the hot paths that cannot afford `Calendar`.
-struct CivilDate: Equatable {
-    var year: Int
-    var month: Int
-    var day: Int
-
-    init(year: Int, month: Int, day: Int) {
-        self.year = year
-        self.month = month
-        self.day = day
-    }
-
+/// Calendar arithmetic for the hot paths that cannot afford `Calendar`: days since 1970-01-01 and
+/// back (Howard Hinnant's civil-date algorithms, proleptic Gregorian).
+extension CalendarDate {
     init(daysSince1970 days: Int) {
         let shifted = days + 719_468
         let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
@@ -39,9 +22,9 @@ struct CivilDate: Equatable {
         let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
         let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
         let shiftedMonth = (5 * dayOfYear + 2) / 153
-        day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        self.init(year: yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month: month,
+                  day: dayOfYear - (153 * shiftedMonth + 2) / 5 + 1)!
     }
 
     var daysSince1970: Int {
@@ -53,11 +36,24 @@ struct CivilDate: Equatable {
         return era * 146_097 + dayOfEra - 719_468
     }
 
-    /// Whether the day exists (1 to 31, 30, 29 or 28 as the month and year have it).
-    var isValid: Bool {
-        guard (1...12).contains(month), day >= 1 else { return false }
+    /// The date `date` falls on, and how far into it (ms), at `offset` seconds from UTC.
+    static func split(_ date: Date, offset: Int = 0) -> (day: CalendarDate, millisecondOfDay: Int) {
+        let milliseconds = Int((date.timeIntervalSince1970 * 1000).rounded(.down)) + offset * 1000
+        let (days, time) = milliseconds.quotientAndRemainder(dividingBy: 86_400_000)
+        return time < 0 ? (CalendarDate(daysSince1970: days - 1), time + 86_400_000)
+                        : (CalendarDate(daysSince1970: days), time)
+    }
+
+    static func length(ofMonth month: Int, in year: Int) -> Int {
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        return day <= lengths[month - 1]
+        return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+    }
+}
+
+extension Int {
+    /// The decimal digits, with leading zeros up to `width`.
+    func zeroPadded(width: Int) -> String {
+        let digits = String(self)
+        return String(repeating: "0", count: Swift.max(0, width - digits.count)) + digits
     }
 }

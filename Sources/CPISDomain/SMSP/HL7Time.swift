@@ -15,9 +15,9 @@ enum HL7Time {
             guard range.upperBound <= digits.count else { return 0 }
             return digits[range].reduce(0) { $0 * 10 + $1 }
         }
-        let civil = CivilDate(year: number(0..<4), month: number(4..<6), day: number(6..<8))
         let (hour, minute, second) = (number(8..<10), number(10..<12), number(12..<14))
-        guard civil.isValid, hour < 24, minute < 60, second < 60 else { return nil }
+        guard let civil = CalendarDate(year: number(0..<4), month: number(4..<6), day: number(6..<8)),
+              hour < 24, minute < 60, second < 60 else { return nil }
         let local = Double(civil.daysSince1970 * 86_400 + hour * 3600 + minute * 60 + second)
         if let offset = parts.offset { return Date(timeIntervalSince1970: local - Double(offset)) }
         // English local time: the offset in force at that moment (checked again across a change).
@@ -45,20 +45,15 @@ enum HL7Time {
 
     /// `yyyyMMddHHmm[ss]` of `date` at `offset` seconds from UTC, by arithmetic (no Calendar).
     private static func digits(_ date: Date, offset: Int, seconds: Bool) -> String {
-        let (days, second) = (Int(date.timeIntervalSince1970.rounded(.down)) + offset).quotientAndRemainder(dividingBy: 86_400)
-        let (day, time) = second < 0 ? (days - 1, second + 86_400) : (days, second)
-        let civil = CivilDate(daysSince1970: day)
-        var fields = [(civil.year, 4), (civil.month, 2), (civil.day, 2), (time / 3600, 2), (time / 60 % 60, 2)]
-        if seconds { fields.append((time % 60, 2)) }
-        return fields.map { value, width in
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }.joined()
+        let (day, milliseconds) = CalendarDate.split(date, offset: offset)
+        let time = milliseconds / 1000
+        return string(day) + (time / 3600).zeroPadded(width: 2) + (time / 60 % 60).zeroPadded(width: 2)
+            + (seconds ? (time % 60).zeroPadded(width: 2) : "")
     }
 
     /// `yyyyMMdd`.
     static func string(_ date: CalendarDate) -> String {
-        String(format: "%04d%02d%02d", date.year, date.month, date.day)
+        date.year.zeroPadded(width: 4) + date.month.zeroPadded(width: 2) + date.day.zeroPadded(width: 2)
     }
 
     /// The digits' values and the offset from UTC in seconds, if any; nil when `text` is not a TS.
