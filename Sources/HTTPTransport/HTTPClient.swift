@@ -260,12 +260,19 @@ public final class HTTPClient: Sendable {
     }
 }
 
-/// Where a URL points: scheme, host and port, and how they appear in messages.
+/// Where a URL points: scheme, host and port, and how they appear in messages. The texts are made
+/// once here: an exchange uses them several times, and they showed in profiles.
 private struct Endpoint {
     let isSecure: Bool
     /// The host without IPv6 brackets, as given to `getaddrinfo` and checked against the certificate.
     let host: String
     let port: Int
+    /// "host:port" with IPv6 brackets, for messages.
+    let authority: String
+    /// The `Host` header: the port only when it is not the scheme's default.
+    let hostHeader: String
+    /// The pool key: connections are shared only between requests to the same scheme, host and port.
+    let key: String
 
     init(_ url: URL) throws(HTTPTransportError) {
         func invalid(_ reason: String) -> HTTPTransportError {
@@ -283,22 +290,10 @@ private struct Endpoint {
         guard ["", "/"].contains(url.path), url.query == nil, url.fragment == nil, url.user == nil else {
             throw invalid("give only the scheme, host and port; the path and query go in HTTPRequest.target")
         }
-    }
-
-    /// "host:port" with IPv6 brackets, for messages.
-    var authority: String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-    }
-
-    /// The `Host` header: the port only when it is not the scheme's default.
-    var hostHeader: String {
-        let name = host.contains(":") ? "[\(host)]" : host
-        return port == (isSecure ? 443 : 80) ? name : "\(name):\(port)"
-    }
-
-    /// The pool key: connections are shared only between requests to the same scheme, host and port.
-    var key: String {
-        "\(isSecure ? "https" : "http")://\(authority)"
+        let bracketedHost = self.host.contains(":") ? "[\(self.host)]" : self.host
+        authority = "\(bracketedHost):\(port)"
+        hostHeader = port == (isSecure ? 443 : 80) ? bracketedHost : authority
+        key = "\(isSecure ? "https" : "http")://\(authority)"
     }
 }
 

@@ -99,7 +99,7 @@ public final class SMSPSimulator: Sendable {
         case .fault(.soapServerFault):
             return .respond(status: 500, contentType: Self.xmlContentType, body: SMSPResponseBuilder.soapFault(SOAPFault(
                 faultCode: "soap:Server", faultString: "A server related error has occurred, see detail element",
-                errorID: UUID().uuidString, errorCode: "2200", errorText: "Service unavailable",
+                errorID: FreshUUID.string(), errorCode: "2200", errorText: "Service unavailable",
                 errorDiagnosticText: "the SMSP could not process the request (simulated)")))
         case .fault(.noResponse):
             return .noResponse
@@ -119,7 +119,7 @@ public final class SMSPSimulator: Sendable {
         case .fault(.crossedUnbornRecord):
             return crossedAnswer(asked: nhsNumber, unborn: true, relatesTo: messageID, time: time)
         case .fault(.wrongRelatesTo):
-            return answer(query, nhsNumber, messageID, time, relatesTo: "uuid:\(UUID().uuidString)")
+            return answer(query, nhsNumber, messageID, time, relatesTo: "uuid:\(FreshUUID.string())")
         case .answer:
             return answer(query, nhsNumber, messageID, time)
         }
@@ -165,7 +165,7 @@ public final class SMSPSimulator: Sendable {
     private func clientFault(_ problems: [String]) -> SimulatorReply {
         .respond(status: 500, contentType: Self.xmlContentType, body: SMSPResponseBuilder.soapFault(SOAPFault(
             faultCode: "soap:Client", faultString: "A client related error has occurred, see detail element",
-            errorID: UUID().uuidString, errorCode: "1000", errorText: "Invalid message",
+            errorID: FreshUUID.string(), errorCode: "1000", errorText: "Invalid message",
             errorDiagnosticText: problems.joined(separator: "; "))))
     }
 
@@ -175,8 +175,8 @@ public final class SMSPSimulator: Sendable {
             <soap:Envelope xmlns:soap="\(SMSPNamespaces.soap)" xmlns:wsa="\(SMSPNamespaces.addressing)">
             <soap:Header><wsa:RelatesTo>\(relatesTo)</wsa:RelatesTo></soap:Header>
             <soap:Body><itk:DistributionEnvelope xmlns:itk="\(SMSPNamespaces.itk)">
-            <itk:header service="\(SMSPConstants.responseService)" trackingid="\(UUID().uuidString)"/>
-            <itk:payloads count="1"><itk:payload id="uuid_\(UUID().uuidString)">
+            <itk:header service="\(SMSPConstants.responseService)" trackingid="\(FreshUUID.string())"/>
+            <itk:payloads count="1"><itk:payload id="uuid_\(FreshUUID.string())">
             <getPatientDetailsResponse-v1-0 xmlns="urn:hl7-org:v3"><value code="SMSP-0000"/></getPatientDetailsResponse-v1-0>
             </itk:payload></itk:payloads>
             </itk:DistributionEnvelope></soap:Body>

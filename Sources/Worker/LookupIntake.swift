@@ -79,7 +79,7 @@ struct LookupIntake: Sendable {
                 + "(it identifies the request and is echoed as requestId)")
         }
         guard let contentType = properties.contentType,
-              contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces) == "application/json"
+              String(contentType.prefix(while: { $0 != ";" })).trimmed == "application/json"
         else {
             return refuse(.invalidRequest, "content_type must be application/json (got \(properties.contentType ?? "none"))")
         }

@@ -279,7 +279,7 @@ public final class LookupWorker: Sendable {
             var reply = resultReply(message, result)
             reply.messages.append(Outgoing(
                 message: AMQPMessage(body: notification.json(), properties: AMQPProperties(
-                    contentType: "application/json", messageId: UUID().uuidString, timestamp: Date(),
+                    contentType: "application/json", messageId: FreshUUID.string(), timestamp: Date(),
                     type: "cpis.access.notification")),
                 exchange: topology.accessExchange, routingKey: notification.routingKey))
             return reply

@@ -40,7 +40,7 @@ struct LookupCommand: AsyncParsableCommand {
                                  author: .user(UserAuthor(sdsUserId: "999999999999",
                                                           jobRole: JobRole(code: "R0260", displayName: "General Medical Practitioner"),
                                                           name: PersonName(given: "Local", family: "Tester")))))
-        let requestId = UUID().uuidString
+        let requestId = FreshUUID.string()
         try await connection.publish(AMQPMessage(body: request.json(), properties: AMQPProperties(
             contentType: "application/json", replyTo: "amq.rabbitmq.reply-to", expiration: String(timeout * 1000),
             messageId: requestId, userId: configuration.username)),

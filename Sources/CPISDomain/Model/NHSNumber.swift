@@ -13,10 +13,10 @@ public struct NHSNumber: Sendable, Hashable, CustomStringConvertible {
         let trimmed = text.trimmed
         guard !trimmed.isEmpty else { throw .empty }
         var digits: [UInt8] = []
-        for character in trimmed {
-            if let digit = character.wholeNumberValue, character.isASCII {
-                digits.append(UInt8(digit))
-            } else if character != " " && character != "-" {
+        for byte in trimmed.utf8 {
+            if (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+                digits.append(byte - UInt8(ascii: "0"))
+            } else if byte != UInt8(ascii: " ") && byte != UInt8(ascii: "-") {
                 throw .invalidCharacters
             }
         }
@@ -24,7 +24,7 @@ public struct NHSNumber: Sendable, Hashable, CustomStringConvertible {
         let weighted = zip(digits.prefix(9), (2...10).reversed()).reduce(0) { $0 + Int($1.0) * $1.1 }
         let check = 11 - weighted % 11
         guard check != 10, (check == 11 ? 0 : check) == Int(digits[9]) else { throw .wrongCheckDigit }
-        self.digits = String(digits.map { Character(String($0)) })
+        self.digits = String(decoding: digits.map { $0 + UInt8(ascii: "0") }, as: UTF8.self)
     }
 
     /// 3-3-4 with spaces, as people read it: "943 476 5919".

@@ -30,8 +30,8 @@ public struct SMSPMessageIDs: Sendable, Hashable {
 
     /// Fresh upper-case UUIDs.
     public static func random() -> SMSPMessageIDs {
-        SMSPMessageIDs(messageID: UUID().uuidString, trackingID: UUID().uuidString, payloadID: UUID().uuidString,
-                       queryID: UUID().uuidString, timestampID: UUID().uuidString)
+        SMSPMessageIDs(messageID: FreshUUID.string(), trackingID: FreshUUID.string(), payloadID: FreshUUID.string(),
+                       queryID: FreshUUID.string(), timestampID: FreshUUID.string())
     }
 }
 

@@ -5,14 +5,14 @@ import XMLSupport
 /// with it, and tests use it for responses the NHS test tool's templates do not cover.
 public enum SMSPResponseBuilder {
     /// A complete SOAP 200 response.
-    public static func soapResponse(_ answer: CPISAnswer, relatesTo: String?, trackingID: String = UUID().uuidString,
+    public static func soapResponse(_ answer: CPISAnswer, relatesTo: String?, trackingID: String = FreshUUID.string(),
                                     senderODSCode: String = "SMSP") -> String {
         let relates: XMLMarkup? = relatesTo.map { "<wsa:RelatesTo>\($0)</wsa:RelatesTo>" }
         let envelope: XMLMarkup = """
             <?xml version="1.0" encoding="UTF-8"?>
             <soap:Envelope xmlns:soap="\(SMSPNamespaces.soap)" xmlns:wsa="\(SMSPNamespaces.addressing)">
             <soap:Header>
-            <wsa:MessageID>\(UUID().uuidString)</wsa:MessageID>
+            <wsa:MessageID>\(FreshUUID.string())</wsa:MessageID>
             <wsa:Action>\(SMSPConstants.responseService)</wsa:Action>
             \(relates)
             </soap:Header>
@@ -56,7 +56,7 @@ public enum SMSPResponseBuilder {
         -> XMLMarkup
     {
         DistributionEnvelope(service: SMSPConstants.responseService, trackingID: trackingID, auditIdentity: nil,
-                             payloadID: UUID().uuidString, profileID: SMSPConstants.responseProfile,
+                             payloadID: FreshUUID.string(), profileID: SMSPConstants.responseProfile,
                              senderODSCode: senderODSCode, interaction: SMSPConstants.responseInteraction,
                              payload: payload(answer))
             .markup(declaringNamespace: true)
@@ -71,7 +71,7 @@ public enum SMSPResponseBuilder {
             """
             <pertinentInformation13><pertinentCP-ISNHSQuery>
             <effectiveTime value="\(HL7Time.timestamp(access.accessedAt))"/>
-            <id root="\(UUID().uuidString)"/>
+            <id root="\(FreshUUID.string())"/>
             \(author(access))
             </pertinentCP-ISNHSQuery></pertinentInformation13>
             """
@@ -79,7 +79,7 @@ public enum SMSPResponseBuilder {
         return """
             <CP-ISNHSQueryResponse xmlns="\(SMSPNamespaces.hl7)" xmlns:npfitlc="\(SMSPNamespaces.npfitLocalisation)">
             <effectiveTime value="\(HL7Time.timestamp(answer.effectiveTime ?? Date()))"/>
-            <id root="\(answer.id ?? UUID().uuidString)"/>
+            <id root="\(answer.id ?? FreshUUID.string())"/>
             <value codeSystem="\(SMSPConstants.responseCodeSystem)" code="\(answer.responseCode.code)" \
             displayName="\(answer.responseCode.displayName)"/>
             <pertinentInformation11><pertinentTotalReturnedAccessRecords>\(total(answer.totalAccessRecords))\
