@@ -82,10 +82,17 @@ public final class HTTPClient: Sendable {
     /// - Throws: ``HTTPTransportError`` with ``HTTPTransportError/requestMayHaveBeenProcessed``
     ///   telling whether the server may have acted on the request.
     public func execute(_ request: HTTPRequest, url: URL, timeout: Duration) throws(HTTPTransportError) -> HTTPResponse {
+        try execute(request, at: HTTPEndpoint(url), timeout: timeout)
+    }
+
+    /// ``execute(_:url:timeout:)`` for a server whose URL has been read once, for callers that
+    /// send many requests to one server.
+    public func execute(_ request: HTTPRequest, at endpoint: HTTPEndpoint, timeout: Duration) throws(HTTPTransportError)
+        -> HTTPResponse
+    {
         let deadline = Deadline.after(timeout)
-        let endpoint = try Endpoint(url)
         if endpoint.isSecure, tls == nil {
-            throw HTTPTransportError(.invalidConfiguration, "\(url) needs TLS but the client has no TLS configuration")
+            throw HTTPTransportError(.invalidConfiguration, "\(endpoint.key) needs TLS but the client has no TLS configuration")
         }
         let bytes: [UInt8]
         switch HTTPSerializer.request(request, host: endpoint.hostHeader) {
@@ -156,7 +163,7 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    private func describe(_ failure: HTTPParser.Failure, endpoint: Endpoint, timeout: Duration, isReused: Bool) -> HTTPTransportError {
+    private func describe(_ failure: HTTPParser.Failure, endpoint: HTTPEndpoint, timeout: Duration, isReused: Bool) -> HTTPTransportError {
         let server = endpoint.authority
         switch failure {
         case .io(.timedOut):
@@ -188,7 +195,7 @@ public final class HTTPClient: Sendable {
     // MARK: - Connections
 
     /// An idle pooled connection that is still usable, or a new one.
-    private func acquireConnection(to endpoint: Endpoint, deadline: Deadline, timeout: Duration) throws(HTTPTransportError)
+    private func acquireConnection(to endpoint: HTTPEndpoint, deadline: Deadline, timeout: Duration) throws(HTTPTransportError)
         -> (Connection, isReused: Bool)
     {
         while let idle = try takeIdleConnection(to: endpoint) {
@@ -208,7 +215,7 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    private func describe(_ failure: Connection.ConnectFailure, endpoint: Endpoint, timeout: Duration,
+    private func describe(_ failure: Connection.ConnectFailure, endpoint: HTTPEndpoint, timeout: Duration,
                           requestDeadline: Deadline) -> HTTPTransportError {
         let server = endpoint.authority
         switch failure {
@@ -228,7 +235,7 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    private func takeIdleConnection(to endpoint: Endpoint) throws(HTTPTransportError) -> IdleConnection? {
+    private func takeIdleConnection(to endpoint: HTTPEndpoint) throws(HTTPTransportError) -> IdleConnection? {
         try pool.withLock { pool throws(HTTPTransportError) in
             guard !pool.isShutDown else { throw HTTPTransportError(.shutDown, "the HTTP client has been shut down") }
             return pool.idle[endpoint.key]?.popLast()
@@ -237,7 +244,7 @@ public final class HTTPClient: Sendable {
 
     /// Puts a connection that finished an exchange back in the pool (closing what the pool will not
     /// keep, and idle connections that have expired meanwhile).
-    private func release(_ connection: Connection, to endpoint: Endpoint) {
+    private func release(_ connection: Connection, to endpoint: HTTPEndpoint) {
         let now = ContinuousClock.now
         let closing: [Connection] = pool.withLock { pool in
             var closing: [Connection] = []
@@ -260,9 +267,9 @@ public final class HTTPClient: Sendable {
     }
 }
 
-/// Where a URL points: scheme, host and port, and how they appear in messages. The texts are made
-/// once here: an exchange uses them several times, and they showed in profiles.
-private struct Endpoint {
+/// Where a URL points: scheme, host and port, and how they appear in messages. Reading a URL and
+/// making these texts showed in profiles, so a caller with one server makes its endpoint once.
+public struct HTTPEndpoint: Sendable, Hashable {
     let isSecure: Bool
     /// The host without IPv6 brackets, as given to `getaddrinfo` and checked against the certificate.
     let host: String
@@ -274,7 +281,9 @@ private struct Endpoint {
     /// The pool key: connections are shared only between requests to the same scheme, host and port.
     let key: String
 
-    init(_ url: URL) throws(HTTPTransportError) {
+    /// - Throws: ``HTTPTransportError/Code/invalidRequest`` unless `url` is `http` or `https` with
+    ///   a host and at most a port (no path, query, fragment or user).
+    public init(_ url: URL) throws(HTTPTransportError) {
         func invalid(_ reason: String) -> HTTPTransportError {
             HTTPTransportError(.invalidRequest, "\(url): \(reason)")
         }

@@ -65,18 +65,17 @@ public final class LookupWorker: Sendable {
         }
         let http = try HTTPClient(tls: configuration.smspTLS,
                                   maximumIdleConnectionsPerHost: configuration.worker.maximumInFlight, logger: logger)
+        let smsp: SMSPClient
         let connection: AMQPConnection
         do {
+            smsp = try SMSPClient(http: http, endpoint: endpoint,
+                                  builder: SMSPRequestBuilder(identity: configuration.smspIdentity), validator: validator)
             connection = try await AMQPConnection.connect(configuration.broker, logger: logger)
         } catch {
             http.shutdown()
             throw error
         }
-        let worker = LookupWorker(
-            settings: configuration.worker, connection: connection,
-            smsp: SMSPClient(http: http, endpoint: endpoint,
-                             builder: SMSPRequestBuilder(identity: configuration.smspIdentity), validator: validator),
-            logger: logger)
+        let worker = LookupWorker(settings: configuration.worker, connection: connection, smsp: smsp, logger: logger)
         do {
             try await worker.start()
         } catch {

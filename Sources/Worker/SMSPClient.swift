@@ -24,10 +24,22 @@ enum SMSPCallOutcome: Sendable {
 /// and reads the answer. Blocking: call it from a Dispatch queue, never from Swift's cooperative pool.
 struct SMSPClient: Sendable {
     let http: HTTPClient
-    let endpoint: URL
     let builder: SMSPRequestBuilder
     /// When set, every request is validated against the NHS schemas before it is sent.
     let validator: SMSPSchemaValidator?
+    /// The endpoint's scheme, host and port (the connection pool's key), and its path and query:
+    /// worked out once (Foundation's URL parts showed in profiles).
+    private let origin: HTTPEndpoint
+    private let target: String
+
+    /// - Throws: ``HTTPTransportError/Code/invalidRequest`` for an endpoint that is not `http` or `https`.
+    init(http: HTTPClient, endpoint: URL, builder: SMSPRequestBuilder, validator: SMSPSchemaValidator?) throws(HTTPTransportError) {
+        self.http = http
+        self.builder = builder
+        self.validator = validator
+        origin = try HTTPEndpoint(Self.origin(endpoint))
+        target = Self.target(endpoint)
+    }
 
     /// Sends one query, unless `deadline` has passed by the moment it is ready to go; the call's
     /// timeout is `timeout` or what is left until `deadline`, whichever is shorter.
@@ -55,8 +67,8 @@ struct SMSPClient: Sendable {
         let response: HTTPResponse
         do {
             response = try http.execute(
-                HTTPRequest(method: "POST", target: Self.target(endpoint), headers: headers, body: Array(soap.body.utf8)),
-                url: Self.origin(endpoint), timeout: timeout)
+                HTTPRequest(method: "POST", target: target, headers: headers, body: Array(soap.body.utf8)),
+                at: origin, timeout: timeout)
         } catch {
             if !error.requestMayHaveBeenProcessed, let deadline, deadline.timeIntervalSinceNow <= 0 {
                 return .expiredBeforeSend

@@ -98,7 +98,7 @@ struct WorkerSafetyTests {
     @Test("a deadline that has passed is never sent: no floor on the call's timeout")
     func noFloor() throws {
         // A client aimed at a port nobody listens on: had it tried, the outcome would be 'unavailable'.
-        let client = SMSPClient(http: try HTTPClient(tls: nil), endpoint: URL(string: "http://127.0.0.1:9/smsp")!,
+        let client = try SMSPClient(http: try HTTPClient(tls: nil), endpoint: URL(string: "http://127.0.0.1:9/smsp")!,
                                 builder: SMSPRequestBuilder(identity: SMSPIdentity(endpoint: "http://127.0.0.1:9/smsp",
                                                                                    username: "test")),
                                 validator: nil)
