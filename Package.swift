@@ -7,6 +7,7 @@ import PackageDescription
 //   HTTPTransport         blocking HTTP/1.1 client and server over OpenSSL (mutual TLS, keep-alive)
 //   XMLSupport            hardened libxml2 parsing, namespace-aware XPath, schema validation
 //   CPISDomain            CP-IS and SMSP: NHS numbers, requesters, answers, the SOAP request and response
+//   Observability         log lines (text or JSON, NHS numbers masked) and the metadata keys
 //   SMSPSimulator         a CP-IS SMSP endpoint's behaviour (test tool checks, answers, history, faults)
 //   Worker                the lookup worker: intake, bounded SMSP calls, retries, results, notifications
 //   cpis                  the one executable; subcommands
@@ -27,6 +28,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -68,6 +71,11 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
+            name: "Observability",
+            dependencies: ["CPISDomain", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift
+        ),
+        .target(
             name: "SMSPSimulator",
             dependencies: ["CPISDomain", "HTTPTransport", "XMLSupport", "Yams",
                            .product(name: "Logging", package: "swift-log")],
@@ -75,8 +83,9 @@ let package = Package(
         ),
         .target(
             name: "Worker",
-            dependencies: ["AMQPClient", "CPISDomain", "HTTPTransport", "Yams",
+            dependencies: ["AMQPClient", "CPISDomain", "HTTPTransport", "Observability", "Yams",
                            .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "UnixSignals", package: "swift-service-lifecycle")],
             swiftSettings: strictSwift
@@ -86,10 +95,13 @@ let package = Package(
             dependencies: [
                 "AMQPClient",
                 "CPISDomain",
+                "Observability",
                 "SMSPSimulator",
                 "Worker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSwift
@@ -122,6 +134,7 @@ let package = Package(
                     swiftSettings: strictSwift),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "TestSupport", "SMSPSimulator", "HTTPTransport"],
                     swiftSettings: strictSwift),
+        .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "CPISDomain"], swiftSettings: strictSwift),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: strictSwift),
     ]
 )

@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import HTTPTransport
 import Logging
+import Metrics
 import Synchronization
 
 /// The product: consumes lookups, calls the SMSP with bounded concurrency, and answers every request.
@@ -25,6 +26,7 @@ public final class LookupWorker: Sendable {
     private let smsp: SMSPClient
     private let intake: LookupIntake
     private let logger: Logger
+    private let metrics: WorkerMetrics
     private let machine: Mutex<Machine>
     private let slots: [DispatchQueue]
     /// Dead-lettered requests (`unanswered`) are answered here, off the slots: they make no SMSP call.
@@ -33,6 +35,8 @@ public final class LookupWorker: Sendable {
     private let ticker: Ticker
     /// Whether draining is over, or who waits for it to be.
     private let drained = Mutex<(isOver: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+    /// From the consumers' start until draining begins.
+    private let isConsuming = Atomic<Bool>(false)
 
     init(settings: WorkerSettings, connection: AMQPConnection, smsp: SMSPClient, logger: Logger) {
         self.settings = settings
@@ -40,6 +44,7 @@ public final class LookupWorker: Sendable {
         self.smsp = smsp
         self.intake = LookupIntake(maximumBodyBytes: settings.maximumBodyBytes, authorisation: settings.authorisation)
         self.logger = logger
+        self.metrics = WorkerMetrics(maximumInFlight: settings.maximumInFlight, reservedForTriage: settings.reservedForTriage)
         self.machine = Mutex(Machine(
             scheduler: SlotScheduler(capacity: settings.maximumInFlight, reservedForTriage: settings.reservedForTriage),
             breaker: CircuitBreaker(failureThreshold: settings.breakerFailureThreshold, coolDown: settings.breakerCoolDown,
@@ -104,7 +109,11 @@ public final class LookupWorker: Sendable {
                 received(delivery, lane: lane)
             }
         }
-        ticker.start { [self] in perform(machine.withLock { $0.tick(at: .now, now: Date()) }) }
+        isConsuming.store(true, ordering: .releasing)
+        ticker.start { [self] in
+            perform(machine.withLock { $0.tick(at: .now, now: Date()) })
+            metrics.connectionRecovered(total: connection.recoveryCount)
+        }
         logger.info("""
             worker consuming \(topology.triage) and \(topology.batch): \(settings.maximumInFlight) SMSP calls at most, \
             \(settings.reservedForTriage) kept for triage
@@ -125,6 +134,7 @@ public final class LookupWorker: Sendable {
     /// down, gives them back), and closes the connection: what is still unsettled then returns to
     /// the broker.
     public func shutdown() async {
+        isConsuming.store(false, ordering: .releasing)
         perform(machine.withLock { $0.drain() })
         let finished = await withTaskGroup(of: Bool.self) { group in
             group.addTask { [self] in
@@ -155,10 +165,16 @@ public final class LookupWorker: Sendable {
     /// Stops at once (a second signal, or after the grace period): closes the connection, and the
     /// broker requeues whatever was not settled.
     public func stopNow() async {
+        isConsuming.store(false, ordering: .releasing)
         ticker.stop()
         await connection.close()
         smsp.http.shutdown()
         logger.info("worker stopped")
+    }
+
+    /// Ready for work: connected to the broker and consuming (`/health/ready`).
+    public var isReady: Bool {
+        isConsuming.load(ordering: .acquiring) && connection.isConnected
     }
 
     private func resumeDrained() {
@@ -174,6 +190,7 @@ public final class LookupWorker: Sendable {
         for action in actions {
             switch action {
             case .start(let lookup, let slot, let possibleRepeat):
+                metrics.slotTaken(lane: lookup.lane)
                 slots[slot].async { [self] in run(lookup, slot: slot, possibleRepeat: possibleRepeat) }
             case .acknowledgeDuplicate(let delivery, let requestId):
                 logger.info("redelivery of a request already settled: acknowledged, not answered again",
@@ -189,10 +206,13 @@ public final class LookupWorker: Sendable {
             case .drained:
                 resumeDrained()
             case .breaker(.opened(let until)):
+                metrics.breaker(.open)
                 logger.error("SMSP unavailable: circuit open, no calls for \(until - .now); requests wait in the broker")
             case .breaker(.probe):
+                metrics.breaker(.halfOpen)
                 logger.info("circuit half-open: the next lookup probes the SMSP")
             case .breaker(.closed):
+                metrics.breaker(.closed)
                 logger.info("SMSP answering again: circuit closed")
             case .breaker(.none):
                 break
@@ -210,6 +230,7 @@ public final class LookupWorker: Sendable {
             attempts: Int(properties.headers[LookupIntake.attemptsHeader]?.intValue ?? 0),
             redelivered: delivery.redelivered, receivedAt: now,
             deadline: LookupIntake.deadline(properties, receivedAt: now))
+        if let sent = properties.timestamp { metrics.waited(now.timeIntervalSince(sent), lane: lane) }
         perform(machine.withLock { $0.received(lookup, now: now) })
     }
 
@@ -217,8 +238,9 @@ public final class LookupWorker: Sendable {
 
     private func run(_ lookup: Lookup, slot: Int, possibleRepeat: Bool) {
         let reply = answer(lookup, possibleRepeat: possibleRepeat)
+        metrics.slotFreed(lane: lookup.lane)
         perform(machine.withLock { $0.slotFreed(slot, lane: lookup.lane, now: Date()) })
-        settle(lookup.delivery, reply) { [self] settlement in
+        settle(lookup.delivery, reply, lane: lookup.lane, receivedAt: lookup.receivedAt) { [self] settlement in
             perform(machine.withLock { $0.settled(lookup, settlement, now: Date()) })
         }
     }
@@ -228,9 +250,22 @@ public final class LookupWorker: Sendable {
     private struct Reply {
         var messages: [Outgoing]
         var settlement: Machine.Settlement
+        /// What the metrics count once the broker has confirmed the messages.
+        var counted: Counted
         var logLevel: Logger.Level = .info
         var logMessage: Logger.Message
         var logMetadata: Logger.Metadata
+    }
+
+    private enum Counted {
+        /// A result was delivered.
+        case answered(LookupResult)
+        /// The request was parked in the dead-letter queue (and answered `rejected` if it had a
+        /// reply-to).
+        case parked(LookupResult)
+        case retried
+        /// A request the broker dead-lettered was answered.
+        case unanswered(LookupResult)
     }
 
     private struct Outgoing {
@@ -256,7 +291,9 @@ public final class LookupWorker: Sendable {
     private func call(_ job: LookupJob, message: AMQPMessage, possibleRepeat: Bool) -> Reply {
         let attempt = job.attempts + 1
         let nhsNumber = job.request.nhsNumber.digits
+        let started = ContinuousClock.now
         let outcome = smsp.call(job.request, deadline: job.deadline, timeout: settings.smspTimeout)
+        if let result = WorkerMetrics.CallResult(outcome) { metrics.smspCall(result, took: .now - started) }
         func failed(_ kind: LookupResult.Failure.Kind, _ text: String, code: ResponseCode? = nil) -> LookupResult {
             LookupResult(requestId: job.requestId, nhsNumber: nhsNumber, outcome: .failed, responseCode: code,
                          attempts: attempt, error: .init(kind: kind, message: text))
@@ -265,6 +302,7 @@ public final class LookupWorker: Sendable {
         case .answered(let answer):
             perform(machine.withLock { $0.callAnswered(now: Date()) })
             if possibleRepeat {
+                metrics.possibleRepeat()
                 logger.warning("""
                     possible repeat: this request was redelivered after the worker holding it stopped without settling \
                     it, so CP-IS may have been asked twice; the access notification says so
@@ -324,7 +362,7 @@ public final class LookupWorker: Sendable {
         retry.properties.expiration = String(Int(milliseconds * Double.random(in: 0.8...1.0)))
         return Reply(messages: [Outgoing(message: retry, exchange: topology.retryName(step: step),
                                          routingKey: topology.queue(for: job.lane))],
-                     settlement: .retried, logMessage: "SMSP unavailable, retrying",
+                     settlement: .retried, counted: .retried, logMessage: "SMSP unavailable, retrying",
                      logMetadata: ["request": "\(job.requestId)", "attempt": "\(attempt)", "reason": "\(reason)"])
     }
 
@@ -334,13 +372,14 @@ public final class LookupWorker: Sendable {
         parked.properties.headers["x-cpis-error"] = .string(refusal.message)
         parked.properties.expiration = nil
         var messages = [Outgoing(message: parked, exchange: "", routingKey: topology.dead)]
+        let result = LookupResult(requestId: refusal.requestId, nhsNumber: refusal.nhsNumber, outcome: .rejected,
+                                  attempts: 0, error: .init(kind: refusal.kind, message: refusal.message))
         if let replyTo = message.properties.replyTo {
-            let result = LookupResult(requestId: refusal.requestId, nhsNumber: refusal.nhsNumber, outcome: .rejected,
-                                      attempts: 0, error: .init(kind: refusal.kind, message: refusal.message))
             messages.append(Outgoing(message: resultMessage(result, correlationId: message.properties.correlationId,
                                                             replyTo: replyTo), exchange: "", routingKey: replyTo))
         }
-        return Reply(messages: messages, settlement: .answered, logLevel: .warning, logMessage: "request refused", logMetadata: [
+        return Reply(messages: messages, settlement: .answered, counted: .parked(result), logLevel: .warning,
+                     logMessage: "request refused", logMetadata: [
             "request": "\(refusal.requestId)", "kind": "\(refusal.kind.rawValue)", "reason": "\(refusal.message)"])
     }
 
@@ -349,7 +388,7 @@ public final class LookupWorker: Sendable {
         let published = resultMessage(result, correlationId: message.properties.correlationId
                                         ?? message.properties.messageId, replyTo: replyTo)
         return Reply(messages: [Outgoing(message: published, exchange: "", routingKey: replyTo ?? topology.results)],
-                     settlement: .answered, logMessage: "lookup answered",
+                     settlement: .answered, counted: .answered(result), logMessage: "lookup answered",
                      logMetadata: ["request": "\(result.requestId)", "outcome": "\(result.outcome.rawValue)",
                                    "attempts": "\(result.attempts)"])
     }
@@ -369,13 +408,14 @@ public final class LookupWorker: Sendable {
     /// Publishes the reply's messages; once the broker has confirmed all of them, acknowledges the
     /// delivery. When one is not confirmed, the delivery goes back to the broker to be answered
     /// later. `settled` then hears which of the two happened.
-    private func settle(_ delivery: AMQPDelivery, _ reply: Reply,
+    private func settle(_ delivery: AMQPDelivery, _ reply: Reply, lane: LookupLane?, receivedAt: Date,
                         then settled: @escaping @Sendable (Machine.Settlement) -> Void) {
         let confirms = PendingConfirms(count: reply.messages.count)
         for outgoing in reply.messages {
             publish(outgoing) { [self] confirmed in
                 guard let allConfirmed = confirms.record(confirmed) else { return }
                 if allConfirmed {
+                    count(reply.counted, lane: lane, receivedAt: receivedAt)
                     logger.log(level: reply.logLevel, reply.logMessage, metadata: reply.logMetadata)
                     connection.ack(delivery) { [logger] result in
                         if case .failure(let error) = result {
@@ -388,6 +428,22 @@ public final class LookupWorker: Sendable {
                     settled(.givenBack)
                 }
             }
+        }
+    }
+
+    private func count(_ counted: Counted, lane: LookupLane?, receivedAt: Date) {
+        switch (counted, lane) {
+        case (.answered(let result), let lane?):
+            metrics.answered(result, lane: lane, after: .seconds(Date().timeIntervalSince(receivedAt)))
+        case (.parked(let result), let lane?):
+            metrics.answered(result, lane: lane, after: .seconds(Date().timeIntervalSince(receivedAt)))
+            if let kind = result.error?.kind { metrics.parked(kind, lane: lane) }
+        case (.retried, let lane?):
+            metrics.retried(lane: lane)
+        case (.unanswered(let result), _):
+            metrics.answeredUnanswered(result.outcome)
+        case (_, nil):
+            break
         }
     }
 
@@ -448,10 +504,11 @@ public final class LookupWorker: Sendable {
                                       + "request (\(reason)); it is kept in \(topology.dead) for inspection"))
         }
         var reply = resultReply(delivery.message, result)
+        reply.counted = .unanswered(result)
         reply.logLevel = .warning
         reply.logMessage = "dead-lettered request answered"
         reply.logMetadata["reason"] = "\(reason)"
-        settle(delivery, reply) { [self] settlement in
+        settle(delivery, reply, lane: nil, receivedAt: Date()) { [self] settlement in
             if settlement == .answered { machine.withLock { $0.rememberSettled(requestId) } }
         }
     }

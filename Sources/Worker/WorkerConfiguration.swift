@@ -2,6 +2,8 @@ import AMQPClient
 import CPISDomain
 import Foundation
 import HTTPTransport
+import Logging
+import Observability
 import Yams
 
 /// Everything `cpis worker` needs: `Config/worker.yaml` (every key documented there), then the
@@ -12,6 +14,10 @@ public struct WorkerConfiguration: Sendable {
     public var smspTLS: TLSConfiguration?
     public var schemaDirectory: String?
     public var worker: WorkerSettings
+    /// Where `/metrics` and `/health/*` are served (port 0: any free one); nil when `monitoring.enabled` is false.
+    public var monitoring: (host: String, port: Int)? = nil
+    public var logLevel: Logger.Level = .info
+    public var logFormat: LogFormat = .text
 
     /// A setting the worker cannot use, and why.
     public struct Problem: Error, CustomStringConvertible {
@@ -97,8 +103,26 @@ public struct WorkerConfiguration: Sendable {
         if let users = parsed.authorisation?.users, !users.isEmpty {
             worker.authorisation = Authorisation(odsCodesByUser: users.mapValues(Set.init))
         }
+
+        // Monitoring and logs
+        let monitoringEnabled = env("CPIS_MONITORING_ENABLED").map { $0 == "true" } ?? parsed.monitoring?.enabled ?? true
+        let monitoringPort = try number("CPIS_MONITORING_PORT", parsed.monitoring?.port) ?? 9464
+        guard (0...65535).contains(monitoringPort) else {
+            throw Problem("monitoring.port \(monitoringPort) is not a port (0 lets the system choose one)")
+        }
+        let monitoringHost = env("CPIS_MONITORING_HOST") ?? parsed.monitoring?.host ?? "127.0.0.1"
+        let levelText = env("CPIS_LOG_LEVEL") ?? parsed.logging?.level ?? "info"
+        guard let logLevel = Logger.Level(rawValue: levelText) else {
+            throw Problem("logging.level '\(levelText)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let formatText = env("CPIS_LOG_FORMAT") ?? parsed.logging?.format ?? "text"
+        guard let logFormat = LogFormat(rawValue: formatText) else {
+            throw Problem("logging.format '\(formatText)' is not text or json")
+        }
         return WorkerConfiguration(broker: broker, smspIdentity: identity, smspTLS: smspTLS,
-                                   schemaDirectory: env("CPIS_SMSP_SCHEMA_DIR") ?? smsp?.schemaDirectory, worker: worker)
+                                   schemaDirectory: env("CPIS_SMSP_SCHEMA_DIR") ?? smsp?.schemaDirectory, worker: worker,
+                                   monitoring: monitoringEnabled ? (monitoringHost, monitoringPort) : nil,
+                                   logLevel: logLevel, logFormat: logFormat)
     }
 
     private struct File: Decodable {
@@ -144,6 +168,8 @@ public struct WorkerConfiguration: Sendable {
         struct Shutdown: Decodable { var gracePeriodMs: Int? }
         struct Limits: Decodable { var maxBodyBytes: Int? }
         struct AuthorisationFile: Decodable { var users: [String: [String]]? }
+        struct Monitoring: Decodable { var enabled: Bool?; var host: String?; var port: Int? }
+        struct Logging: Decodable { var level: String?; var format: String? }
         var broker: Broker?
         var topology: Topology?
         var smsp: SMSP?
@@ -153,5 +179,7 @@ public struct WorkerConfiguration: Sendable {
         var shutdown: Shutdown?
         var limits: Limits?
         var authorisation: AuthorisationFile?
+        var monitoring: Monitoring?
+        var logging: Logging?
     }
 }

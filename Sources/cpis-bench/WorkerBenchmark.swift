@@ -162,6 +162,7 @@ struct WorkerBenchmark: AsyncParsableCommand {
               endpoint: https://localhost:\(port)/smsp/cpis
               tls: { ca: \(simulatorOptions.certificates)/ca.pem, certificate: \(simulatorOptions.certificates)/client.pem, key: \(simulatorOptions.certificates)/client.key }
             concurrency: { maxInFlight: \(bound), reservedForTriage: \(reservedForTriage) }
+            monitoring: { port: 0 }
             """
         let file = FileManager.default.temporaryDirectory.appending(path: "bench-worker-\(UUID().uuidString).yaml")
         try yaml.write(to: file, atomically: true, encoding: .utf8)

@@ -16,6 +16,7 @@ struct BrokerCheck: AsyncParsableCommand {
     var count: Int = 10
 
     func run() async throws {
+        try bootstrapLoggingFromEnvironment()
         let logger = Logger(label: "cpis.broker-check")
         let configuration = try broker.configuration(connectionName: "cpis broker-check")
         print("connecting to \(configuration.redactedURL)")

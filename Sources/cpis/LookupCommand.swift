@@ -27,15 +27,17 @@ struct LookupCommand: AsyncParsableCommand {
     var timeout = 30
 
     func run() async throws {
+        // Checked before anything connects: a mistyped number is the commonest mistake here.
+        let nhsNumber = try NHSNumber(nhsNumber)
         let configuration = try broker.configuration(connectionName: "cpis lookup")
-        var logger = Logger(label: "cpis.lookup")
-        logger.logLevel = .warning
+        try bootstrapLoggingFromEnvironment(defaultLevel: .warning)
+        let logger = Logger(label: "cpis.lookup")
         let connection = try await AMQPConnection.connect(configuration, logger: logger)
         let replies = AsyncStream<AMQPDelivery>.makeStream()
         try await connection.consume(AMQPConsumer(queue: "amq.rabbitmq.reply-to", tag: "reply", prefetch: 0,
                                                   acknowledgement: .automatic)) { replies.continuation.yield($0) }
         let request = LookupRequest(
-            nhsNumber: try NHSNumber(nhsNumber),
+            nhsNumber: nhsNumber,
             requester: Requester(organisation: Organisation(odsCode: ods, name: "cpis lookup (\(ods))"),
                                  author: .user(UserAuthor(sdsUserId: "999999999999",
                                                           jobRole: JobRole(code: "R0260", displayName: "General Medical Practitioner"),

@@ -16,14 +16,14 @@ struct Simulator: ParsableCommand {
             """
     )
 
-    @Option(help: "Settings file.")
-    var config = "Config/simulator.yaml"
+    @Option(help: "Settings file (default: Config/simulator.yaml if it exists, else defaults and the environment).")
+    var config: String?
 
     func run() throws {
-        var logger = Logger(label: "cpis.simulator")
-        logger.logLevel = .info
-        let file = FileManager.default.fileExists(atPath: config) ? URL(fileURLWithPath: config) : nil
-        if file == nil { logger.warning("no settings file at \(config): using defaults and the environment") }
+        let file = try settingsFile(named: config, default: "Config/simulator.yaml")
+        try bootstrapLoggingFromEnvironment()
+        let logger = Logger(label: "cpis.simulator")
+        if file == nil { logger.warning("no settings file at Config/simulator.yaml: using defaults and the environment") }
         let settings = try SimulatorSettings.load(file: file, environment: ProcessInfo.processInfo.environment)
         let dataset = try SimulatorDataset(contentsOf: URL(fileURLWithPath: settings.datasetFile))
         let simulator = SMSPSimulator(dataset: dataset, behaviour: settings.behaviour, expectedTo: settings.endpointURL)

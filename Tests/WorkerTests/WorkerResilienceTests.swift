@@ -270,6 +270,7 @@ final class WorkerProcess: Sendable {
                 certificate: \(try Certificates.path("client.pem"))
                 key: \(try Certificates.path("client.key"))
             concurrency: { maxInFlight: \(maxInFlight), reservedForTriage: \(reservedForTriage) }
+            monitoring: { port: 0 }
             shutdown: { gracePeriodMs: 10000 }
             \(extraSettings)
             """

@@ -1,14 +1,14 @@
 /// Writes compact JSON straight into bytes: the worker writes a result and a notification for every
 /// lookup, and Foundation's `JSONEncoder` cost more CPU than the rest of the lookup's JSON work
 /// together. Members are written in the order given; strings are escaped as RFC 8259 requires.
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
     /// Whether the next member or element needs a comma before it.
     private var afterValue = false
 
-    init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
 
-    mutating func object(_ members: (inout JSONWriter) -> Void) {
+    public mutating func object(_ members: (inout JSONWriter) -> Void) {
         bytes.append(UInt8(ascii: "{"))
         afterValue = false
         members(&self)
@@ -17,7 +17,7 @@ struct JSONWriter {
     }
 
     /// A member of the object being written.
-    mutating func member(_ key: String, _ value: (inout JSONWriter) -> Void) {
+    public mutating func member(_ key: String, _ value: (inout JSONWriter) -> Void) {
         if afterValue { bytes.append(UInt8(ascii: ",")) }
         string(key)
         bytes.append(UInt8(ascii: ":"))
@@ -25,11 +25,11 @@ struct JSONWriter {
         afterValue = true
     }
 
-    mutating func member(_ key: String, _ value: String?) { member(key) { $0.string(value) } }
-    mutating func member(_ key: String, _ value: Int) { member(key) { $0.number(value) } }
-    mutating func member(_ key: String, _ value: Bool) { member(key) { $0.bool(value) } }
+    public mutating func member(_ key: String, _ value: String?) { member(key) { $0.string(value) } }
+    public mutating func member(_ key: String, _ value: Int) { member(key) { $0.number(value) } }
+    public mutating func member(_ key: String, _ value: Bool) { member(key) { $0.bool(value) } }
 
-    mutating func array<Element>(_ elements: some Sequence<Element>, _ element: (inout JSONWriter, Element) -> Void) {
+    public mutating func array<Element>(_ elements: some Sequence<Element>, _ element: (inout JSONWriter, Element) -> Void) {
         bytes.append(UInt8(ascii: "["))
         afterValue = false
         for item in elements {
@@ -41,7 +41,7 @@ struct JSONWriter {
         afterValue = true
     }
 
-    mutating func string(_ value: String?) {
+    public mutating func string(_ value: String?) {
         guard let value else { return null() }
         bytes.append(UInt8(ascii: "\""))
         for byte in value.utf8 {
@@ -61,17 +61,17 @@ struct JSONWriter {
         afterValue = true
     }
 
-    mutating func number(_ value: Int) {
+    public mutating func number(_ value: Int) {
         bytes += String(value).utf8
         afterValue = true
     }
 
-    mutating func bool(_ value: Bool) {
+    public mutating func bool(_ value: Bool) {
         bytes += (value ? "true" : "false").utf8
         afterValue = true
     }
 
-    mutating func null() {
+    public mutating func null() {
         bytes += "null".utf8
         afterValue = true
     }

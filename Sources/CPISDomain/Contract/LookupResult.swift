@@ -2,7 +2,7 @@ import Foundation
 
 /// The contract's lookup result (`message-contract.md`, "Lookup result"): exactly one per request.
 public struct LookupResult: Sendable, Hashable {
-    public enum Outcome: String, Sendable, Hashable, Codable {
+    public enum Outcome: String, Sendable, Hashable, Codable, CaseIterable {
         case recordsFound = "records-found"
         case noRecord = "no-record"
         /// Our validation or authorisation refused it: nothing was sent.
@@ -14,7 +14,7 @@ public struct LookupResult: Sendable, Hashable {
     }
 
     public struct Failure: Sendable, Hashable, Codable {
-        public enum Kind: String, Sendable, Hashable, Codable {
+        public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
             case invalidRequest = "invalid-request"
             case unauthorised
             case upstreamRejected = "upstream-rejected"

@@ -4,8 +4,8 @@ import Foundation
 /// and WS-Security's `wsu:Created`/`wsu:Expires` both use this form. Written by arithmetic, not a
 /// formatter: a result with a full access history carries dozens of them, and Foundation's
 /// formatters dominated the cost of writing it.
-enum UTCTimestamp {
-    static func string(_ date: Date) -> String {
+public enum UTCTimestamp {
+    public static func string(_ date: Date) -> String {
         let (day, time) = CalendarDate.split(date)
         return "\(day)T\((time / 3_600_000).zeroPadded(width: 2)):\((time / 60_000 % 60).zeroPadded(width: 2)):"
             + "\((time / 1000 % 60).zeroPadded(width: 2)).\((time % 1000).zeroPadded(width: 3))Z"

@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CPISDomain
+import Foundation
+import Logging
+
+/// How log lines are written: for people, or for log shippers.
+public enum LogFormat: String, Sendable, CaseIterable {
+    /// `2026-11-30T02:25:13.123Z info cpis.worker: lookup answered request=… outcome=no-record`
+    case text
+    /// One JSON object per line: `{"time":…,"level":…,"logger":…,"message":…,<metadata>…}`.
+    case json
+}
+
+/// Writes each log event as one line on standard error, in one `write(2)`, so lines from many
+/// threads never interleave. Any NHS number that reaches a message or a metadata value unmasked is
+/// masked on the way out: a safety net under ``LogKey/nhsNumber``'s rule, not a replacement for it.
+public struct LineLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    private let label: String
+    private let format: LogFormat
+
+    public init(label: String, level: Logger.Level, format: LogFormat) {
+        self.label = label
+        self.logLevel = level
+        self.format = format
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    /// Sets up logging for the whole process, once, before any logger is made.
+    public static func bootstrap(level: Logger.Level, format: LogFormat) {
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level, format: format) }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        var line = line(time: Date(), level: event.level, message: event.message.description, metadata: merged)
+        line.append(UInt8(ascii: "\n"))
+        line.withUnsafeBytes { bytes in
+            var written = 0
+            while written < bytes.count {
+                let result = write(STDERR_FILENO, bytes.baseAddress! + written, bytes.count - written)
+                if result > 0 { written += result } else if result < 0, errno == EINTR { continue } else { return }
+            }
+        }
+    }
+
+    /// The line for one event, without its line break.
+    func line(time: Date, level: Logger.Level, message: String, metadata: Logger.Metadata) -> [UInt8] {
+        let sortedMetadata = metadata.sorted { $0.key < $1.key }
+        switch format {
+        case .text:
+            var text = "\(UTCTimestamp.string(time)) \(level) \(label): \(NHSNumberMasking.masking(message))"
+            for (key, value) in sortedMetadata {
+                text += " \(key)=\(NHSNumberMasking.masking(value.description))"
+            }
+            // One event, one line: a line break inside a message would start a line that looks like
+            // another event.
+            return Array(text.utf8.map { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") ? UInt8(ascii: " ") : $0 })
+        case .json:
+            var writer = JSONWriter(capacity: 256)
+            writer.object { object in
+                object.member("time", UTCTimestamp.string(time))
+                object.member("level", level.rawValue)
+                object.member("logger", label)
+                object.member("message", NHSNumberMasking.masking(message))
+                for (key, value) in sortedMetadata where !["time", "level", "logger", "message"].contains(key) {
+                    object.member(key, NHSNumberMasking.masking(value.description))
+                }
+            }
+            return writer.bytes
+        }
+    }
+}
+
+/// Finds NHS numbers in free text: ten digits, alone or grouped 3-3-4 with spaces or hyphens, whose
+/// check digit is right, not part of a longer run of digits.
+enum NHSNumberMasking {
+    static func masking(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 10 else { return text }
+        var output: [UInt8] = []
+        var index = 0
+        var changed = false
+        while index < bytes.count {
+            let startsRun = isDigit(bytes[index]) && (index == 0 || !isDigit(bytes[index - 1]))
+            if startsRun, let length = candidateLength(in: bytes, at: index),
+               let number = try? NHSNumber(String(decoding: bytes[index..<index + length], as: UTF8.self)) {
+                output += Array(number.masked.utf8)
+                index += length
+                changed = true
+            } else {
+                output.append(bytes[index])
+                index += 1
+            }
+        }
+        return changed ? String(decoding: output, as: UTF8.self) : text
+    }
+
+    /// The length of the ten digits (or 3-3-4 groups) starting at `start`, if they are there and not
+    /// followed by another digit.
+    private static func candidateLength(in bytes: [UInt8], at start: Int) -> Int? {
+        func digits(_ count: Int, from index: Int) -> Bool {
+            index + count <= bytes.count && bytes[index..<index + count].allSatisfy(isDigit)
+        }
+        func isSeparator(_ index: Int) -> Bool {
+            index < bytes.count && (bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "-"))
+        }
+        func endsThere(_ index: Int) -> Bool { index == bytes.count || !isDigit(bytes[index]) }
+        if digits(10, from: start), endsThere(start + 10) { return 10 }
+        if digits(3, from: start), isSeparator(start + 3), digits(3, from: start + 4), isSeparator(start + 7),
+           digits(4, from: start + 8), endsThere(start + 12) {
+            return 12
+        }
+        return nil
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+}
