@@ -7,6 +7,7 @@ import PackageDescription
 //   HTTPTransport         blocking HTTP/1.1 client and server over OpenSSL (mutual TLS, keep-alive)
 //   XMLSupport            hardened libxml2 parsing, namespace-aware XPath, schema validation
 //   CPISDomain            CP-IS and SMSP: NHS numbers, requesters, answers, the SOAP request and response
+//   Settings              one reader of settings: the YAML file, CPIS_* environment variables, secrets from files
 //   Observability         log lines (text or JSON, NHS numbers masked) and the metadata keys
 //   SMSPSimulator         a CP-IS SMSP endpoint's behaviour (test tool checks, answers, history, faults)
 //   Worker                the lookup worker: intake, bounded SMSP calls, retries, results, notifications
@@ -28,7 +29,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -71,6 +74,12 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
+            name: "Settings",
+            dependencies: [.product(name: "Configuration", package: "swift-configuration"),
+                           .product(name: "SystemPackage", package: "swift-system"), "Yams"],
+            swiftSettings: strictSwift
+        ),
+        .target(
             name: "Observability",
             dependencies: ["CPISDomain", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
@@ -83,7 +92,7 @@ let package = Package(
         ),
         .target(
             name: "Worker",
-            dependencies: ["AMQPClient", "CPISDomain", "HTTPTransport", "Observability", "Yams",
+            dependencies: ["AMQPClient", "CPISDomain", "HTTPTransport", "Observability", "Settings", "Yams",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -96,6 +105,7 @@ let package = Package(
                 "AMQPClient",
                 "CPISDomain",
                 "Observability",
+                "Settings",
                 "SMSPSimulator",
                 "Worker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -134,6 +144,7 @@ let package = Package(
                     swiftSettings: strictSwift),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "TestSupport", "SMSPSimulator", "HTTPTransport"],
                     swiftSettings: strictSwift),
+        .testTarget(name: "SettingsTests", dependencies: ["Settings"], swiftSettings: strictSwift),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "CPISDomain"], swiftSettings: strictSwift),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: strictSwift),
     ]

@@ -5,6 +5,7 @@ import Foundation
 import HTTPTransport
 import Logging
 import Metrics
+import Settings
 import Synchronization
 
 /// The product: consumes lookups, calls the SMSP with bounded concurrency, and answers every request.
@@ -66,7 +67,7 @@ public final class LookupWorker: Sendable {
             try SMSPSchemaValidator(directory: URL(fileURLWithPath: $0))
         }
         guard let endpoint = URL(string: configuration.smspIdentity.endpoint) else {
-            throw WorkerConfiguration.Problem("smsp.endpoint is not a URL")
+            throw SettingsProblem("smsp.endpoint is not a URL")
         }
         let http = try HTTPClient(tls: configuration.smspTLS,
                                   maximumIdleConnectionsPerHost: configuration.worker.maximumInFlight, logger: logger)

@@ -4,7 +4,7 @@ import Foundation
 import HTTPTransport
 import Logging
 import Observability
-import Yams
+import Settings
 
 /// Everything `cpis worker` needs: `Config/worker.yaml` (every key documented there), then the
 /// environment. Secrets come from files the settings name, never from the settings themselves.
@@ -19,167 +19,140 @@ public struct WorkerConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     public var logFormat: LogFormat = .text
 
-    /// A setting the worker cannot use, and why.
-    public struct Problem: Error, CustomStringConvertible {
-        public let description: String
-        init(_ description: String) { self.description = description }
-    }
+    /// Every setting `cpis worker` reads, and the older environment names that still set them.
+    public static let schema = SettingsSchema(
+        keys: [
+            "broker.url", "broker.password", "broker.passwordFile", "broker.tls.ca", "broker.tls.certificate",
+            "broker.tls.key", "broker.heartbeatSeconds",
+            "topology.triage", "topology.batch", "topology.dead", "topology.unanswered", "topology.deadLetterExchange",
+            "topology.results", "topology.retryPrefix", "topology.accessExchange", "topology.audit",
+            "topology.deliveryLimit", "topology.retryDelaysMs",
+            "smsp.endpoint", "smsp.username", "smsp.senderODS", "smsp.asid", "smsp.profileId", "smsp.timeoutMs",
+            "smsp.tls.ca", "smsp.tls.certificate", "smsp.tls.key", "smsp.schemaDirectory",
+            "concurrency.maxInFlight", "concurrency.reservedForTriage", "retry.maxAttempts",
+            "circuitBreaker.failureThreshold", "circuitBreaker.coolDownMs", "circuitBreaker.maxCoolDownMs",
+            "shutdown.gracePeriodMs", "limits.maxBodyBytes",
+            "monitoring.enabled", "monitoring.host", "monitoring.port", "logging.level", "logging.format",
+        ],
+        openMaps: ["authorisation.users"],
+        legacyEnvironment: [
+            "CPIS_AMQP_URL": "broker.url", "CPIS_AMQP_PASSWORD_FILE": "broker.passwordFile",
+            "CPIS_AMQP_TLS_CA": "broker.tls.ca", "CPIS_AMQP_TLS_CERT": "broker.tls.certificate",
+            "CPIS_AMQP_TLS_KEY": "broker.tls.key", "CPIS_SMSP_TLS_CERT": "smsp.tls.certificate",
+            "CPIS_SMSP_SCHEMA_DIR": "smsp.schemaDirectory", "CPIS_WORKER_MAX_IN_FLIGHT": "concurrency.maxInFlight",
+            "CPIS_WORKER_RESERVED_FOR_TRIAGE": "concurrency.reservedForTriage",
+            "CPIS_WORKER_MAX_ATTEMPTS": "retry.maxAttempts", "CPIS_WORKER_GRACE_MS": "shutdown.gracePeriodMs",
+        ])
 
-    public static func load(file: URL?, environment: [String: String]) throws(Problem) -> WorkerConfiguration {
-        var parsed = File()
-        if let file {
-            do {
-                parsed = try YAMLDecoder().decode(File.self, from: String(contentsOf: file, encoding: .utf8))
-            } catch {
-                throw Problem("\(file.path): \(error)")
-            }
-        }
-        func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        func number(_ name: String, _ fallback: Int?) throws(Problem) -> Int? {
-            guard let text = env(name) else { return fallback }
-            guard let value = Int(text) else { throw Problem("\(name)='\(text)' is not a whole number") }
-            return value
-        }
-
-        // Broker
-        let brokerTLS = (env("CPIS_AMQP_TLS_CA") ?? parsed.broker?.tls?.ca).map {
-            AMQPConfiguration.TLS(caCertificateFile: $0,
-                                  certificateFile: env("CPIS_AMQP_TLS_CERT") ?? parsed.broker?.tls?.certificate,
-                                  keyFile: env("CPIS_AMQP_TLS_KEY") ?? parsed.broker?.tls?.key)
-        }
-        var broker: AMQPConfiguration
-        do {
-            broker = try AMQPConfiguration(url: env("CPIS_AMQP_URL") ?? parsed.broker?.url ?? "amqp://guest@127.0.0.1:5672/",
-                                           tls: brokerTLS)
-        } catch {
-            throw Problem("broker.url: \(error.message)")
-        }
-        if let passwordFile = env("CPIS_AMQP_PASSWORD_FILE") ?? parsed.broker?.passwordFile {
-            guard let password = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
-                throw Problem("cannot read the broker password file \(passwordFile)")
-            }
-            broker.password = password.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        broker.heartbeat = .seconds(parsed.broker?.heartbeatSeconds ?? 30)
-        broker.connectionName = "cpis worker \(ProcessInfo.processInfo.hostName) \(getpid())"
+    /// Reads the settings file (when given), secrets from files and the environment (see
+    /// ``SettingsReader``). The defaults are ``WorkerSettings``' and ``WorkerTopology``'s, and the
+    /// ones written here.
+    public static func load(file: URL?, environment: [String: String]) async throws -> WorkerConfiguration {
+        let settings = try await SettingsReader.load(file: file, environment: environment, schema: schema)
+        let broker = try brokerConfiguration(settings, connectionName: "cpis worker \(ProcessInfo.processInfo.hostName) \(getpid())")
 
         // SMSP
-        let smsp = parsed.smsp
         var identity = SMSPIdentity(
-            endpoint: env("CPIS_SMSP_ENDPOINT") ?? smsp?.endpoint ?? "https://localhost:8443/smsp/cpis",
-            username: env("CPIS_SMSP_USERNAME") ?? smsp?.username ?? "cpis-local",
-            senderODSCode: env("CPIS_SMSP_SENDER_ODS") ?? smsp?.senderODS, asid: env("CPIS_SMSP_ASID") ?? smsp?.asid)
-        if let profile = env("CPIS_SMSP_PROFILE_ID") ?? smsp?.profileId { identity.profileId = profile }
+            endpoint: settings.string("smsp.endpoint", default: "https://localhost:8443/smsp/cpis"),
+            username: settings.string("smsp.username", default: "cpis-local"),
+            senderODSCode: settings.string("smsp.senderODS"), asid: settings.string("smsp.asid"))
+        if let profile = settings.string("smsp.profileId") { identity.profileId = profile }
         guard let endpoint = URL(string: identity.endpoint), let scheme = endpoint.scheme, endpoint.host != nil,
               ["https", "http"].contains(scheme)
-        else { throw Problem("smsp.endpoint '\(identity.endpoint)' is not an http(s) URL") }
+        else { throw settings.problem("smsp.endpoint", "'\(identity.endpoint)' is not an http(s) URL") }
         var smspTLS: TLSConfiguration?
         if scheme == "https" {
-            guard let ca = env("CPIS_SMSP_TLS_CA") ?? smsp?.tls?.ca else {
-                throw Problem("smsp.tls.ca is needed for an https endpoint (the CA the SMSP's certificate chains to)")
+            guard let ca = settings.string("smsp.tls.ca") else {
+                throw settings.problem("smsp.tls.ca", "needed for an https endpoint (the CA the SMSP's certificate chains to)")
             }
-            smspTLS = .client(caFile: ca, certificateFile: env("CPIS_SMSP_TLS_CERT") ?? smsp?.tls?.certificate,
-                              keyFile: env("CPIS_SMSP_TLS_KEY") ?? smsp?.tls?.key)
+            smspTLS = .client(caFile: ca, certificateFile: settings.string("smsp.tls.certificate"),
+                              keyFile: settings.string("smsp.tls.key"))
         }
 
         // Worker
         var worker = WorkerSettings()
-        if let topology = parsed.topology { worker.topology = topology.apply(to: worker.topology) }
-        worker.maximumInFlight = try number("CPIS_WORKER_MAX_IN_FLIGHT", parsed.concurrency?.maxInFlight) ?? worker.maximumInFlight
-        worker.reservedForTriage = try number("CPIS_WORKER_RESERVED_FOR_TRIAGE", parsed.concurrency?.reservedForTriage)
-            ?? worker.reservedForTriage
+        worker.topology = try topology(settings)
+        worker.maximumInFlight = try settings.int("concurrency.maxInFlight", default: worker.maximumInFlight)
+        worker.reservedForTriage = try settings.int("concurrency.reservedForTriage", default: worker.reservedForTriage)
         guard worker.maximumInFlight > 0, (0..<worker.maximumInFlight).contains(worker.reservedForTriage) else {
-            throw Problem("concurrency: maxInFlight must be positive and reservedForTriage smaller than it")
+            throw settings.problem("concurrency", "maxInFlight must be positive and reservedForTriage smaller than it")
         }
-        worker.maximumAttempts = max(1, try number("CPIS_WORKER_MAX_ATTEMPTS", parsed.retry?.maxAttempts) ?? worker.maximumAttempts)
-        worker.smspTimeout = .milliseconds(try number("CPIS_SMSP_TIMEOUT_MS", smsp?.timeoutMs) ?? 10_000)
-        worker.shutdownGracePeriod = .milliseconds(try number("CPIS_WORKER_GRACE_MS", parsed.shutdown?.gracePeriodMs) ?? 20_000)
-        worker.maximumBodyBytes = parsed.limits?.maxBodyBytes ?? worker.maximumBodyBytes
-        if let breaker = parsed.circuitBreaker {
-            worker.breakerFailureThreshold = breaker.failureThreshold ?? worker.breakerFailureThreshold
-            worker.breakerCoolDown = breaker.coolDownMs.map { .milliseconds($0) } ?? worker.breakerCoolDown
-            worker.breakerMaximumCoolDown = breaker.maxCoolDownMs.map { .milliseconds($0) } ?? worker.breakerMaximumCoolDown
-        }
-        if let users = parsed.authorisation?.users, !users.isEmpty {
+        worker.maximumAttempts = max(1, try settings.int("retry.maxAttempts", default: worker.maximumAttempts))
+        worker.smspTimeout = .milliseconds(try settings.int("smsp.timeoutMs", default: Int(worker.smspTimeout.wholeMilliseconds)))
+        worker.shutdownGracePeriod = .milliseconds(try settings.int("shutdown.gracePeriodMs",
+                                                                    default: Int(worker.shutdownGracePeriod.wholeMilliseconds)))
+        worker.maximumBodyBytes = try settings.int("limits.maxBodyBytes", default: worker.maximumBodyBytes)
+        worker.breakerFailureThreshold = try settings.int("circuitBreaker.failureThreshold", default: worker.breakerFailureThreshold)
+        worker.breakerCoolDown = .milliseconds(try settings.int("circuitBreaker.coolDownMs",
+                                                                default: Int(worker.breakerCoolDown.wholeMilliseconds)))
+        worker.breakerMaximumCoolDown = .milliseconds(try settings.int("circuitBreaker.maxCoolDownMs",
+                                                                       default: Int(worker.breakerMaximumCoolDown.wholeMilliseconds)))
+        if let users = try settings.stringLists("authorisation.users"), !users.isEmpty {
             worker.authorisation = Authorisation(odsCodesByUser: users.mapValues(Set.init))
         }
 
         // Monitoring and logs
-        let monitoringEnabled = env("CPIS_MONITORING_ENABLED").map { $0 == "true" } ?? parsed.monitoring?.enabled ?? true
-        let monitoringPort = try number("CPIS_MONITORING_PORT", parsed.monitoring?.port) ?? 9464
+        let monitoringPort = try settings.int("monitoring.port", default: 9464)
         guard (0...65535).contains(monitoringPort) else {
-            throw Problem("monitoring.port \(monitoringPort) is not a port (0 lets the system choose one)")
+            throw settings.problem("monitoring.port", "\(monitoringPort) is not a port (0 lets the system choose one)")
         }
-        let monitoringHost = env("CPIS_MONITORING_HOST") ?? parsed.monitoring?.host ?? "127.0.0.1"
-        let levelText = env("CPIS_LOG_LEVEL") ?? parsed.logging?.level ?? "info"
+        let levelText = settings.string("logging.level", default: "info")
         guard let logLevel = Logger.Level(rawValue: levelText) else {
-            throw Problem("logging.level '\(levelText)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw settings.problem("logging.level", "'\(levelText)' is not one of "
+                + Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
         }
-        let formatText = env("CPIS_LOG_FORMAT") ?? parsed.logging?.format ?? "text"
+        let formatText = settings.string("logging.format", default: "text")
         guard let logFormat = LogFormat(rawValue: formatText) else {
-            throw Problem("logging.format '\(formatText)' is not text or json")
+            throw settings.problem("logging.format", "'\(formatText)' is not text or json")
         }
-        return WorkerConfiguration(broker: broker, smspIdentity: identity, smspTLS: smspTLS,
-                                   schemaDirectory: env("CPIS_SMSP_SCHEMA_DIR") ?? smsp?.schemaDirectory, worker: worker,
-                                   monitoring: monitoringEnabled ? (monitoringHost, monitoringPort) : nil,
-                                   logLevel: logLevel, logFormat: logFormat)
+        return WorkerConfiguration(
+            broker: broker, smspIdentity: identity, smspTLS: smspTLS, schemaDirectory: settings.string("smsp.schemaDirectory"),
+            worker: worker,
+            monitoring: try settings.bool("monitoring.enabled", default: true)
+                ? (settings.string("monitoring.host", default: "127.0.0.1"), monitoringPort) : nil,
+            logLevel: logLevel, logFormat: logFormat)
     }
 
-    private struct File: Decodable {
-        struct Broker: Decodable {
-            struct TLS: Decodable { var ca: String?; var certificate: String?; var key: String? }
-            var url: String?
-            var passwordFile: String?
-            var tls: TLS?
-            var heartbeatSeconds: Int?
+    /// The broker settings (`broker.*`): the worker's, and those of the commands that only talk to
+    /// the broker (`cpis lookup`, `cpis broker-check`), which read the environment alone.
+    public static func brokerConfiguration(_ settings: SettingsReader, connectionName: String) throws -> AMQPConfiguration {
+        let tls = settings.string("broker.tls.ca").map {
+            AMQPConfiguration.TLS(caCertificateFile: $0, certificateFile: settings.string("broker.tls.certificate"),
+                                  keyFile: settings.string("broker.tls.key"))
         }
-        struct Topology: Decodable {
-            var triage: String?, batch: String?, dead: String?, unanswered: String?, deadLetterExchange: String?
-            var results: String?, retryPrefix: String?, accessExchange: String?, audit: String?
-            var deliveryLimit: Int?
-            var retryDelaysMs: [Int]?
-
-            func apply(to topology: WorkerTopology) -> WorkerTopology {
-                var topology = topology
-                topology.triage = triage ?? topology.triage
-                topology.batch = batch ?? topology.batch
-                topology.dead = dead ?? topology.dead
-                topology.unanswered = unanswered ?? topology.unanswered
-                topology.deadLetterExchange = deadLetterExchange ?? topology.deadLetterExchange
-                topology.results = results ?? topology.results
-                topology.retryPrefix = retryPrefix ?? topology.retryPrefix
-                topology.accessExchange = accessExchange ?? topology.accessExchange
-                topology.audit = audit ?? topology.audit
-                topology.deliveryLimit = deliveryLimit ?? topology.deliveryLimit
-                if let delays = retryDelaysMs, !delays.isEmpty { topology.retryDelays = delays.map { .milliseconds($0) } }
-                return topology
+        var broker: AMQPConfiguration
+        do {
+            broker = try AMQPConfiguration(url: settings.string("broker.url", default: "amqp://guest@127.0.0.1:5672/"), tls: tls)
+        } catch {
+            throw settings.problem("broker.url", error.message)
+        }
+        if let password = settings.secret("broker.password") {
+            broker.password = password
+        } else if let passwordFile = settings.string("broker.passwordFile") {
+            guard let password = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+                throw settings.problem("broker.passwordFile", "cannot read \(passwordFile)")
             }
+            broker.password = password.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        struct SMSP: Decodable {
-            struct TLS: Decodable { var ca: String?; var certificate: String?; var key: String? }
-            var endpoint: String?, username: String?, senderODS: String?, asid: String?, profileId: String?
-            var timeoutMs: Int?
-            var tls: TLS?
-            var schemaDirectory: String?
+        broker.heartbeat = .seconds(try settings.int("broker.heartbeatSeconds", default: 30))
+        broker.connectionName = connectionName
+        return broker
+    }
+
+    private static func topology(_ settings: SettingsReader) throws -> WorkerTopology {
+        var topology = WorkerTopology()
+        let names: [(String, WritableKeyPath<WorkerTopology, String>)] = [
+            ("triage", \.triage), ("batch", \.batch), ("dead", \.dead), ("unanswered", \.unanswered),
+            ("deadLetterExchange", \.deadLetterExchange), ("results", \.results), ("retryPrefix", \.retryPrefix),
+            ("accessExchange", \.accessExchange), ("audit", \.audit),
+        ]
+        for (name, keyPath) in names {
+            topology[keyPath: keyPath] = settings.string("topology.\(name)", default: topology[keyPath: keyPath])
         }
-        struct Concurrency: Decodable { var maxInFlight: Int?; var reservedForTriage: Int? }
-        struct Retry: Decodable { var maxAttempts: Int? }
-        struct Breaker: Decodable { var failureThreshold: Int?; var coolDownMs: Int?; var maxCoolDownMs: Int? }
-        struct Shutdown: Decodable { var gracePeriodMs: Int? }
-        struct Limits: Decodable { var maxBodyBytes: Int? }
-        struct AuthorisationFile: Decodable { var users: [String: [String]]? }
-        struct Monitoring: Decodable { var enabled: Bool?; var host: String?; var port: Int? }
-        struct Logging: Decodable { var level: String?; var format: String? }
-        var broker: Broker?
-        var topology: Topology?
-        var smsp: SMSP?
-        var concurrency: Concurrency?
-        var retry: Retry?
-        var circuitBreaker: Breaker?
-        var shutdown: Shutdown?
-        var limits: Limits?
-        var authorisation: AuthorisationFile?
-        var monitoring: Monitoring?
-        var logging: Logging?
+        topology.deliveryLimit = try settings.int("topology.deliveryLimit", default: topology.deliveryLimit)
+        if let delays = try settings.intArray("topology.retryDelaysMs") {
+            topology.retryDelays = delays.map { .milliseconds($0) }
+        }
+        return topology
     }
 }

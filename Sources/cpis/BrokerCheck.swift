@@ -18,7 +18,7 @@ struct BrokerCheck: AsyncParsableCommand {
     func run() async throws {
         try bootstrapLoggingFromEnvironment()
         let logger = Logger(label: "cpis.broker-check")
-        let configuration = try broker.configuration(connectionName: "cpis broker-check")
+        let configuration = try await broker.configuration(connectionName: "cpis broker-check")
         print("connecting to \(configuration.redactedURL)")
         let connection = try await AMQPConnection.connect(configuration, logger: logger)
 

@@ -29,7 +29,7 @@ struct LookupCommand: AsyncParsableCommand {
     func run() async throws {
         // Checked before anything connects: a mistyped number is the commonest mistake here.
         let nhsNumber = try NHSNumber(nhsNumber)
-        let configuration = try broker.configuration(connectionName: "cpis lookup")
+        let configuration = try await broker.configuration(connectionName: "cpis lookup")
         try bootstrapLoggingFromEnvironment(defaultLevel: .warning)
         let logger = Logger(label: "cpis.lookup")
         let connection = try await AMQPConnection.connect(configuration, logger: logger)

@@ -20,6 +20,7 @@ struct Simulator: ParsableCommand {
     var config: String?
 
     func run() throws {
+        try requireEnglishTimeZone()
         let file = try settingsFile(named: config, default: "Config/simulator.yaml")
         try bootstrapLoggingFromEnvironment()
         let logger = Logger(label: "cpis.simulator")

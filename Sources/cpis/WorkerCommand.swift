@@ -24,8 +24,9 @@ struct WorkerCommand: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
+        try requireEnglishTimeZone()
         let file = try settingsFile(named: config, default: "Config/worker.yaml")
-        let configuration = try WorkerConfiguration.load(file: file, environment: ProcessInfo.processInfo.environment)
+        let configuration = try await WorkerConfiguration.load(file: file, environment: ProcessInfo.processInfo.environment)
         LineLogHandler.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
         let logger = Logger(label: "cpis.worker")
         if file == nil { logger.warning("no settings file at Config/worker.yaml: using defaults and the environment") }

@@ -33,7 +33,7 @@ struct ContractSchemaTests {
         let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw WorkerConfiguration.Problem("python3 jsonschema failed (\(process.terminationStatus)): is it installed?")
+            throw ToolFailure(description: "python3 jsonschema failed (\(process.terminationStatus)): is it installed?")
         }
         return printed.split(separator: "\n").map(String.init)
     }
@@ -75,4 +75,9 @@ struct ContractSchemaTests {
         #expect(problems.count >= 2, "\(problems)")
         await rig.stop()
     }
+}
+
+/// A tool the tests run did not work.
+struct ToolFailure: Error, CustomStringConvertible {
+    let description: String
 }

@@ -4,8 +4,27 @@ import Foundation
 ///
 /// CP-IS sends plan dates without a zone (`yyyyMMddHHmm`); they are English local times, so a value
 /// without an offset is read in Europe/London (BST or GMT as the date falls).
-enum HL7Time {
-    static let london = TimeZone(identifier: "Europe/London") ?? TimeZone(secondsFromGMT: 0)!
+public enum HL7Time {
+    /// Europe/London. Nil only where its zone data is missing, and then the worker and the simulator
+    /// refuse to start (``londonZoneProblem``): reading plan times in UTC would put summer ones an
+    /// hour out.
+    static let loadedLondon = TimeZone(identifier: "Europe/London")
+    static var london: TimeZone { loadedLondon ?? .gmt }
+
+    /// Why English local times cannot be read here, or nil when they can: the zone is missing, or
+    /// its rules do not give BST in summer and GMT in winter.
+    public static var londonZoneProblem: String? {
+        guard let zone = loadedLondon else {
+            return "the time zone Europe/London cannot be loaded: install the zone data (Debian's tzdata)"
+        }
+        let summer = Date(timeIntervalSince1970: 1_782_907_200)   // 2026-07-01 12:00 UTC
+        let winter = Date(timeIntervalSince1970: 1_767_268_800)   // 2026-01-01 12:00 UTC
+        guard zone.secondsFromGMT(for: summer) == 3600, zone.secondsFromGMT(for: winter) == 0 else {
+            return "the time zone Europe/London gives wrong offsets (summer \(zone.secondsFromGMT(for: summer)) s, "
+                + "winter \(zone.secondsFromGMT(for: winter)) s): update the zone data"
+        }
+        return nil
+    }
 
     /// A point in time; nil when `text` is not a TS.
     static func date(_ text: String) -> Date? {

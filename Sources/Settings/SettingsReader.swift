@@ -1,0 +1,253 @@
+import Configuration
+import Foundation
+import SystemPackage
+import Yams
+
+/// A setting that cannot be used, and why: a message naming the key, for the person starting the
+/// process.
+public struct SettingsProblem: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The settings a command knows: every key, with its documented environment variable name kept
+/// where it predates the naming rule.
+public struct SettingsSchema: Sendable {
+    /// Dotted keys of single values, e.g. `concurrency.maxInFlight`.
+    public var keys: Set<String>
+    /// Keys whose entries are the file's own names (`authorisation.users`: broker user → ODS codes).
+    /// They are read from the file only.
+    public var openMaps: Set<String>
+    /// Environment variables documented before the naming rule, and the key each sets.
+    public var legacyEnvironment: [String: String]
+
+    public init(keys: Set<String>, openMaps: Set<String> = [], legacyEnvironment: [String: String] = [:]) {
+        self.keys = keys
+        self.openMaps = openMaps
+        self.legacyEnvironment = legacyEnvironment
+    }
+
+    /// The environment variable for `key`: `CPIS_`, then the key in upper snake case
+    /// (`concurrency.maxInFlight` → `CPIS_CONCURRENCY_MAX_IN_FLIGHT`).
+    public static func environmentName(of key: String) -> String {
+        var name = "CPIS"
+        for component in key.split(separator: ".") {
+            name += "_"
+            var previous: Character?
+            for character in component {
+                if let previous, previous.isLowercase, character.isUppercase { name += "_" }
+                name += character.isLetter || character.isNumber ? character.uppercased() : "_"
+                previous = character
+            }
+        }
+        return name
+    }
+}
+
+/// One reader for a command's settings, with apple/swift-configuration. Highest first:
+/// 1. environment variables, named by ``SettingsSchema/environmentName(of:)`` (documented older
+///    names still work);
+/// 2. secrets from files: a directory where the file `broker-password` gives `broker.password`
+///    (`CPIS_SECRETS_DIRECTORY`, or systemd's `CREDENTIALS_DIRECTORY`);
+/// 3. the YAML settings file.
+///
+/// Every default is given where the value is read, once. A key in the file that the command does not
+/// know is refused, naming the nearest known key: a misspelt `authorization:` must not leave every
+/// request allowed. Values that do not convert (`maxInFlight: lots`) are refused too, never replaced
+/// by the default.
+public struct SettingsReader {
+    private let reader: ConfigReader
+    private let file: URL?
+    /// The file's open maps (``SettingsSchema/openMaps``), as YAML.
+    private let openMaps: [String: Yams.Node]
+
+    public static func load(file: URL?, environment: [String: String], schema: SettingsSchema) async throws(SettingsProblem)
+        -> SettingsReader
+    {
+        var openMaps: [String: Yams.Node] = [:]
+        var providers: [any ConfigProvider] = [
+            EnvironmentVariablesProvider(environmentVariables: Self.environment(environment, schema: schema),
+                                         secretsSpecifier: .dynamic { name, _ in name.hasSuffix("PASSWORD") })
+                .prefixKeys(with: ["cpis"]),
+        ]
+        do {
+            if let directory = environment["CPIS_SECRETS_DIRECTORY"] ?? environment["CREDENTIALS_DIRECTORY"],
+               !directory.isEmpty {
+                providers.append(try await DirectoryFilesProvider(directoryPath: FilePath(directory)))
+            }
+            if let file {
+                let text = try String(contentsOf: file, encoding: .utf8)
+                let root = try Yams.compose(yaml: text)
+                if let root {
+                    try Self.checkKeys(root, under: "", schema: schema, file: file)
+                    for key in schema.openMaps { openMaps[key] = Self.node(at: key, in: root) }
+                }
+                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file.path)))
+            }
+        } catch let problem as SettingsProblem {
+            throw problem
+        } catch {
+            throw SettingsProblem("\(file?.path ?? "settings"): \(error)")
+        }
+        return SettingsReader(reader: ConfigReader(providers: providers), file: file, openMaps: openMaps)
+    }
+
+    // MARK: Values
+
+    /// The value of `key`, or nil when no source sets it (an empty value counts as unset).
+    public func string(_ key: String) -> String? {
+        reader.string(forKey: ConfigKey(key)).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    public func string(_ key: String, default defaultValue: String) -> String {
+        string(key) ?? defaultValue
+    }
+
+    /// A secret (never logged by the configuration library), trimmed of the line break a file ends with.
+    public func secret(_ key: String) -> String? {
+        reader.string(forKey: ConfigKey(key), isSecret: true)
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    public func int(_ key: String) throws(SettingsProblem) -> Int? {
+        guard let text = string(key) else { return nil }
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
+            throw problem(key, "'\(text)' is not a whole number")
+        }
+        return value
+    }
+
+    public func int(_ key: String, default defaultValue: Int) throws(SettingsProblem) -> Int {
+        try int(key) ?? defaultValue
+    }
+
+    public func double(_ key: String, default defaultValue: Double) throws(SettingsProblem) -> Double {
+        guard let text = string(key) else { return defaultValue }
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else { throw problem(key, "'\(text)' is not a number") }
+        return value
+    }
+
+    public func bool(_ key: String, default defaultValue: Bool) throws(SettingsProblem) -> Bool {
+        guard let text = string(key) else { return defaultValue }
+        switch text.lowercased() {
+        case "true", "yes", "1": return true
+        case "false", "no", "0": return false
+        default: throw problem(key, "'\(text)' is not true or false")
+        }
+    }
+
+    /// A list: a YAML sequence in the file, comma-separated in the environment.
+    public func intArray(_ key: String) throws(SettingsProblem) -> [Int]? {
+        let texts: [String]?
+        do {
+            texts = try reader.requiredStringArray(forKey: ConfigKey(key))
+        } catch {
+            texts = string(key)?.split(separator: ",").map(String.init)
+        }
+        guard let texts, !texts.isEmpty else { return nil }
+        return try texts.map { text throws(SettingsProblem) in
+            guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                throw problem(key, "'\(text)' in the list is not a whole number")
+            }
+            return value
+        }
+    }
+
+    /// An open map from the file (``SettingsSchema/openMaps``): each name's list of strings.
+    public func stringLists(_ key: String) throws(SettingsProblem) -> [String: [String]]? {
+        guard let node = openMaps[key] else { return nil }
+        guard let mapping = node.mapping else { throw problem(key, "must be a map of names to lists") }
+        var lists: [String: [String]] = [:]
+        for (name, value) in mapping {
+            guard let name = name.string else { throw problem(key, "has an entry without a name") }
+            let items = value.sequence.map { Array($0).compactMap(\.string) } ?? value.string.map { [$0] }
+            guard let items else { throw problem("\(key).\(name)", "must be a list") }
+            lists[name] = items
+        }
+        return lists
+    }
+
+    /// An open map from the file: each name's number.
+    public func numbers(_ key: String) throws(SettingsProblem) -> [String: Double]? {
+        guard let mapping = openMaps[key]?.mapping else { return nil }
+        var numbers: [String: Double] = [:]
+        for (name, value) in mapping {
+            guard let name = name.string, let number = value.string.flatMap(Double.init) else {
+                throw problem(key, "every entry must be a name with a number")
+            }
+            numbers[name] = number
+        }
+        return numbers
+    }
+
+    /// An open map from the file: each name's text.
+    public func texts(_ key: String) throws(SettingsProblem) -> [String: String]? {
+        guard let mapping = openMaps[key]?.mapping else { return nil }
+        var texts: [String: String] = [:]
+        for (name, value) in mapping {
+            guard let name = name.string, let text = value.string else { throw problem(key, "every entry must be a name with a value") }
+            texts[name] = text
+        }
+        return texts
+    }
+
+    /// A problem with `key`, naming where it can be set.
+    public func problem(_ key: String, _ reason: String) -> SettingsProblem {
+        SettingsProblem("setting \(key) (\(SettingsSchema.environmentName(of: key)) or in \(file?.lastPathComponent ?? "the settings file")): \(reason)")
+    }
+
+    // MARK: Sources
+
+    /// The environment with empty values left out and documented older names translated.
+    private static func environment(_ environment: [String: String], schema: SettingsSchema) -> [String: String] {
+        var translated = environment.filter { !$0.value.isEmpty }
+        for (legacy, key) in schema.legacyEnvironment {
+            let name = SettingsSchema.environmentName(of: key)
+            if translated[name] == nil, let value = translated[legacy] { translated[name] = value }
+        }
+        return translated
+    }
+
+    private static func node(at key: String, in root: Yams.Node) -> Yams.Node? {
+        var node: Yams.Node? = root
+        for component in key.split(separator: ".") { node = node?.mapping?[String(component)] }
+        return node
+    }
+
+    /// Refuses keys the command does not know, naming the nearest known one.
+    private static func checkKeys(_ node: Yams.Node, under path: String, schema: SettingsSchema, file: URL) throws(SettingsProblem) {
+        guard let mapping = node.mapping else {
+            if path.isEmpty, node.string.map({ !$0.isEmpty }) ?? true {
+                throw SettingsProblem("\(file.path): expected a map of settings at the top level")
+            }
+            return
+        }
+        for (name, value) in mapping {
+            guard let name = name.string else { continue }
+            let key = path.isEmpty ? name : "\(path).\(name)"
+            if schema.keys.contains(key) || schema.openMaps.contains(key) { continue }
+            if (schema.keys.union(schema.openMaps)).contains(where: { $0.hasPrefix(key + ".") }) {
+                try checkKeys(value, under: key, schema: schema, file: file)
+                continue
+            }
+            let known = schema.keys.union(schema.openMaps)
+                .flatMap { full in (1...full.split(separator: ".").count).map { full.split(separator: ".").prefix($0).joined(separator: ".") } }
+            let nearest = Set(known).min { editDistance($0, key) < editDistance($1, key) }
+            throw SettingsProblem("\(file.path): unknown setting '\(key)'" + (nearest.map { ": did you mean '\($0)'?" } ?? ""))
+        }
+    }
+
+    /// Levenshtein distance, case-insensitive.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.lowercased()), b = Array(b.lowercased())
+        var previous = Array(0...b.count)
+        for (i, ca) in a.enumerated() {
+            var current = [i + 1]
+            for (j, cb) in b.enumerated() {
+                current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (ca == cb ? 0 : 1)))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+@testable import Worker
+
+@Suite("worker settings")
+struct WorkerConfigurationTests {
+    static let shipped = WorkerRig.packageRoot.appending(path: "Config/worker.yaml")
+
+    @Test("Config/worker.yaml documents the defaults the code has (each default lives in the code, once)")
+    func shippedMatchesDefaults() async throws {
+        let fromFile = try await WorkerConfiguration.load(file: Self.shipped, environment: [:])
+        let fromDefaults = try await WorkerConfiguration.load(file: nil, environment: [
+            // The file points at the development certificates; the defaults name none.
+            "CPIS_SMSP_TLS_CA": ".local/certs/ca.pem", "CPIS_SMSP_TLS_CERTIFICATE": ".local/certs/client.pem",
+            "CPIS_SMSP_TLS_KEY": ".local/certs/client.key",
+        ])
+        #expect(fromFile.worker.topology == fromDefaults.worker.topology)
+        #expect(fromFile.worker.maximumInFlight == fromDefaults.worker.maximumInFlight)
+        #expect(fromFile.worker.reservedForTriage == fromDefaults.worker.reservedForTriage)
+        #expect(fromFile.worker.maximumAttempts == fromDefaults.worker.maximumAttempts)
+        #expect(fromFile.worker.smspTimeout == fromDefaults.worker.smspTimeout)
+        #expect(fromFile.worker.shutdownGracePeriod == fromDefaults.worker.shutdownGracePeriod)
+        #expect(fromFile.worker.breakerCoolDown == fromDefaults.worker.breakerCoolDown)
+        #expect(fromFile.worker.breakerMaximumCoolDown == fromDefaults.worker.breakerMaximumCoolDown)
+        #expect(fromFile.worker.breakerFailureThreshold == fromDefaults.worker.breakerFailureThreshold)
+        #expect(fromFile.worker.maximumBodyBytes == fromDefaults.worker.maximumBodyBytes)
+        #expect(fromFile.smspIdentity == fromDefaults.smspIdentity)
+        #expect(fromFile.broker.redactedURL == fromDefaults.broker.redactedURL)
+        #expect(fromFile.monitoring?.port == fromDefaults.monitoring?.port)
+        #expect(fromFile.monitoring?.host == fromDefaults.monitoring?.host)
+        #expect(fromFile.logLevel == fromDefaults.logLevel && fromFile.logFormat == fromDefaults.logFormat)
+        #expect(fromFile.worker.authorisation.odsCodesByUser == nil)
+    }
+
+    @Test("every setting by the naming rule, and the older documented names still")
+    func environment() async throws {
+        let configuration = try await WorkerConfiguration.load(file: Self.shipped, environment: [
+            "CPIS_CIRCUIT_BREAKER_COOL_DOWN_MS": "750", "CPIS_TOPOLOGY_TRIAGE": "site.triage",
+            "CPIS_WORKER_MAX_IN_FLIGHT": "12", "CPIS_AMQP_URL": "amqp://epr@broker.example:5672/cpis",
+            "CPIS_MONITORING_ENABLED": "false", "CPIS_LOGGING_FORMAT": "json",
+        ])
+        #expect(configuration.worker.breakerCoolDown == .milliseconds(750))
+        #expect(configuration.worker.topology.triage == "site.triage")
+        #expect(configuration.worker.maximumInFlight == 12)
+        #expect(configuration.broker.redactedURL.contains("broker.example"))
+        #expect(configuration.monitoring == nil)
+        #expect(configuration.logFormat == .json)
+    }
+
+    @Test("authorisation from the file")
+    func authorisation() async throws {
+        let file = FileManager.default.temporaryDirectory.appending(path: "auth-\(UUID().uuidString).yaml")
+        try "authorisation:\n  users:\n    epr-whittington: [RKE]\n    shift-batch: [RKE, RAL]\nsmsp: { endpoint: http://smsp.local/cpis }\n"
+            .write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let configuration = try await WorkerConfiguration.load(file: file, environment: [:])
+        #expect(configuration.worker.authorisation.odsCodesByUser == ["epr-whittington": ["RKE"], "shift-batch": ["RKE", "RAL"]])
+    }
+}
