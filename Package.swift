@@ -86,7 +86,7 @@ let package = Package(
         ),
         .target(
             name: "SMSPSimulator",
-            dependencies: ["CPISDomain", "HTTPTransport", "XMLSupport", "Yams",
+            dependencies: ["CPISDomain", "HTTPTransport", "Settings", "XMLSupport", "Yams",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),

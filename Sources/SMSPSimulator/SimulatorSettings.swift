@@ -1,5 +1,5 @@
 import Foundation
-import Yams
+import Settings
 
 /// Everything `cpis simulator` is configured with (`Config/simulator.yaml`, then the environment).
 public struct SimulatorSettings: Sendable, Hashable {
@@ -16,82 +16,54 @@ public struct SimulatorSettings: Sendable, Hashable {
 
     public init() {}
 
-    /// Reads `file` (when given), then applies `CPIS_SIMULATOR_*` variables from `environment`.
-    public static func load(file: URL?, environment: [String: String]) throws(SimulatorConfigurationError)
-        -> SimulatorSettings
-    {
+    /// Every setting `cpis simulator` reads; its environment variables are `CPIS_SIMULATOR_` and the
+    /// key in upper snake case (`latency.medianMs` → `CPIS_SIMULATOR_LATENCY_MEDIAN_MS`).
+    public static let schema = SettingsSchema(
+        keys: ["listen.host", "listen.port", "path", "plainHTTP", "tls.certificate", "tls.key", "tls.clientCA",
+               "endpointURL", "dataset", "latency.fixedMs", "latency.medianMs", "latency.p99Ms"],
+        openMaps: ["faults.rates", "faults.triggers"],
+        legacyEnvironment: [
+            "CPIS_SIMULATOR_HOST": "listen.host", "CPIS_SIMULATOR_PORT": "listen.port",
+            "CPIS_SIMULATOR_TLS_CERT": "tls.certificate", "CPIS_SIMULATOR_LATENCY_MS": "latency.fixedMs",
+            "CPIS_SIMULATOR_LATENCY_P99_MS": "latency.p99Ms", "CPIS_SIMULATOR_FAULT_RATES": "faults.rates",
+            "CPIS_SIMULATOR_FAULT_TRIGGERS": "faults.triggers",
+        ],
+        environmentPrefix: "cpis.simulator")
+
+    /// Reads `file` (when given), secrets from files and the environment (see ``SettingsReader``).
+    public static func load(file: URL?, environment: [String: String]) async throws -> SimulatorSettings {
+        let reader = try await SettingsReader.load(file: file, environment: environment, schema: schema)
         var settings = SimulatorSettings()
-        if let file {
-            let text: String
-            do {
-                text = try String(contentsOf: file, encoding: .utf8)
-            } catch {
-                throw SimulatorConfigurationError("cannot read \(file.path): \(error.localizedDescription)")
+        settings.host = reader.string("listen.host", default: settings.host)
+        settings.port = try reader.int("listen.port", default: settings.port)
+        settings.path = reader.string("path", default: settings.path)
+        settings.plainHTTP = try reader.bool("plainHTTP", default: settings.plainHTTP)
+        settings.certificateFile = reader.string("tls.certificate") ?? settings.certificateFile
+        settings.keyFile = reader.string("tls.key") ?? settings.keyFile
+        settings.clientCAFile = reader.string("tls.clientCA") ?? settings.clientCAFile
+        settings.endpointURL = reader.string("endpointURL")
+        settings.datasetFile = reader.string("dataset", default: settings.datasetFile)
+        settings.behaviour.latency = try latency(fixed: reader.int("latency.fixedMs"), median: reader.int("latency.medianMs"),
+                                                 p99: reader.int("latency.p99Ms"))
+        // Faults: "name=value,..." in the environment, which comes first; a map in the file.
+        let rates: [(String, Double)]
+        if let text = reader.string("faults.rates") {
+            rates = try pairs(text).map { name, value throws(SimulatorConfigurationError) in
+                guard let rate = Double(value) else { throw SimulatorConfigurationError("faults.rates: '\(value)' is not a number") }
+                return (name, rate)
             }
-            let parsed: SettingsFile
-            do {
-                parsed = try YAMLDecoder().decode(SettingsFile.self, from: text)
-            } catch {
-                throw SimulatorConfigurationError("\(file.path): \(error)")
-            }
-            try settings.apply(parsed)
+        } else {
+            rates = try reader.numbers("faults.rates")?.map { ($0.key, $0.value) } ?? []
         }
-        try settings.apply(environment: environment)
+        for (name, rate) in rates {
+            settings.behaviour.faultRates[try fault(name)] = try Self.rate(rate, name)
+        }
+        let triggers = try reader.string("faults.triggers").map(pairs)
+            ?? reader.texts("faults.triggers")?.map { ($0.key, $0.value) } ?? []
+        for (number, name) in triggers {
+            settings.behaviour.faultTriggers[number] = try fault(name)
+        }
         return settings
-    }
-
-    private mutating func apply(_ file: SettingsFile) throws(SimulatorConfigurationError) {
-        host = file.listen?.host ?? host
-        port = file.listen?.port ?? port
-        path = file.path ?? path
-        plainHTTP = file.plainHTTP ?? plainHTTP
-        certificateFile = file.tls?.certificate ?? certificateFile
-        keyFile = file.tls?.key ?? keyFile
-        clientCAFile = file.tls?.clientCA ?? clientCAFile
-        endpointURL = file.endpointURL ?? endpointURL
-        datasetFile = file.dataset ?? datasetFile
-        if let latency = file.latency {
-            behaviour.latency = try Self.latency(fixed: latency.fixedMs, median: latency.medianMs, p99: latency.p99Ms)
-        }
-        for (name, rate) in file.faults?.rates ?? [:] {
-            behaviour.faultRates[try Self.fault(name)] = try Self.rate(rate, name)
-        }
-        for (number, name) in file.faults?.triggers ?? [:] {
-            behaviour.faultTriggers[number] = try Self.fault(name)
-        }
-    }
-
-    private mutating func apply(environment: [String: String]) throws(SimulatorConfigurationError) {
-        func value(_ name: String) -> String? { environment["CPIS_SIMULATOR_\(name)"].flatMap { $0.isEmpty ? nil : $0 } }
-        func number(_ name: String) throws(SimulatorConfigurationError) -> Int? {
-            guard let text = value(name) else { return nil }
-            guard let number = Int(text) else {
-                throw SimulatorConfigurationError("CPIS_SIMULATOR_\(name)='\(text)' is not a whole number")
-            }
-            return number
-        }
-        host = value("HOST") ?? host
-        port = try number("PORT") ?? port
-        path = value("PATH") ?? path
-        if let plain = value("PLAIN_HTTP") { plainHTTP = ["1", "true", "yes"].contains(plain.lowercased()) }
-        certificateFile = value("TLS_CERT") ?? certificateFile
-        keyFile = value("TLS_KEY") ?? keyFile
-        clientCAFile = value("TLS_CLIENT_CA") ?? clientCAFile
-        endpointURL = value("ENDPOINT_URL") ?? endpointURL
-        datasetFile = value("DATASET") ?? datasetFile
-        let fixed = try number("LATENCY_MS"), median = try number("LATENCY_MEDIAN_MS"), p99 = try number("LATENCY_P99_MS")
-        if fixed != nil || median != nil || p99 != nil {
-            behaviour.latency = try Self.latency(fixed: fixed, median: median, p99: p99)
-        }
-        for (name, text) in Self.pairs(value("FAULT_RATES")) {
-            guard let rate = Double(text) else {
-                throw SimulatorConfigurationError("CPIS_SIMULATOR_FAULT_RATES: '\(text)' is not a number")
-            }
-            behaviour.faultRates[try Self.fault(name)] = try Self.rate(rate, name)
-        }
-        for (number, name) in Self.pairs(value("FAULT_TRIGGERS")) {
-            behaviour.faultTriggers[number] = try Self.fault(name)
-        }
     }
 
     /// "a=1,b=2" → [("a", "1"), ("b", "2")].
@@ -130,20 +102,5 @@ public struct SimulatorSettings: Sendable, Hashable {
             throw SimulatorConfigurationError("the rate of \(name) must be between 0 and 1 (got \(rate))")
         }
         return rate
-    }
-
-    private struct SettingsFile: Decodable {
-        struct Listen: Decodable { var host: String?; var port: Int? }
-        struct TLS: Decodable { var certificate: String?; var key: String?; var clientCA: String? }
-        struct Latency: Decodable { var fixedMs: Int?; var medianMs: Int?; var p99Ms: Int? }
-        struct Faults: Decodable { var rates: [String: Double]?; var triggers: [String: String]? }
-        var listen: Listen?
-        var path: String?
-        var tls: TLS?
-        var plainHTTP: Bool?
-        var endpointURL: String?
-        var dataset: String?
-        var latency: Latency?
-        var faults: Faults?
     }
 }

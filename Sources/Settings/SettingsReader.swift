@@ -20,19 +20,28 @@ public struct SettingsSchema: Sendable {
     public var openMaps: Set<String>
     /// Environment variables documented before the naming rule, and the key each sets.
     public var legacyEnvironment: [String: String]
+    /// What the environment variables start with: `cpis` (`CPIS_`), or `cpis.simulator` for the
+    /// simulator (`CPIS_SIMULATOR_`), whose keys would otherwise share names with the worker's.
+    public var environmentPrefix: String
 
-    public init(keys: Set<String>, openMaps: Set<String> = [], legacyEnvironment: [String: String] = [:]) {
+    public init(keys: Set<String>, openMaps: Set<String> = [], legacyEnvironment: [String: String] = [:],
+                environmentPrefix: String = "cpis") {
         self.keys = keys
         self.openMaps = openMaps
         self.legacyEnvironment = legacyEnvironment
+        self.environmentPrefix = environmentPrefix
     }
 
-    /// The environment variable for `key`: `CPIS_`, then the key in upper snake case
+    /// The environment variable for `key`: the prefix and the key in upper snake case
     /// (`concurrency.maxInFlight` → `CPIS_CONCURRENCY_MAX_IN_FLIGHT`).
-    public static func environmentName(of key: String) -> String {
-        var name = "CPIS"
+    public func environmentName(of key: String) -> String {
+        Self.upperSnakeCase("\(environmentPrefix).\(key)")
+    }
+
+    static func upperSnakeCase(_ key: String) -> String {
+        var name = ""
         for component in key.split(separator: ".") {
-            name += "_"
+            if !name.isEmpty { name += "_" }
             var previous: Character?
             for character in component {
                 if let previous, previous.isLowercase, character.isUppercase { name += "_" }
@@ -58,6 +67,7 @@ public struct SettingsSchema: Sendable {
 public struct SettingsReader {
     private let reader: ConfigReader
     private let file: URL?
+    private let schema: SettingsSchema
     /// The file's open maps (``SettingsSchema/openMaps``), as YAML.
     private let openMaps: [String: Yams.Node]
 
@@ -68,7 +78,7 @@ public struct SettingsReader {
         var providers: [any ConfigProvider] = [
             EnvironmentVariablesProvider(environmentVariables: Self.environment(environment, schema: schema),
                                          secretsSpecifier: .dynamic { name, _ in name.hasSuffix("PASSWORD") })
-                .prefixKeys(with: ["cpis"]),
+                .prefixKeys(with: ConfigKey(schema.environmentPrefix)),
         ]
         do {
             if let directory = environment["CPIS_SECRETS_DIRECTORY"] ?? environment["CREDENTIALS_DIRECTORY"],
@@ -89,7 +99,7 @@ public struct SettingsReader {
         } catch {
             throw SettingsProblem("\(file?.path ?? "settings"): \(error)")
         }
-        return SettingsReader(reader: ConfigReader(providers: providers), file: file, openMaps: openMaps)
+        return SettingsReader(reader: ConfigReader(providers: providers), file: file, schema: schema, openMaps: openMaps)
     }
 
     // MARK: Values
@@ -193,7 +203,7 @@ public struct SettingsReader {
 
     /// A problem with `key`, naming where it can be set.
     public func problem(_ key: String, _ reason: String) -> SettingsProblem {
-        SettingsProblem("setting \(key) (\(SettingsSchema.environmentName(of: key)) or in \(file?.lastPathComponent ?? "the settings file")): \(reason)")
+        SettingsProblem("setting \(key) (\(schema.environmentName(of: key)) or in \(file?.lastPathComponent ?? "the settings file")): \(reason)")
     }
 
     // MARK: Sources
@@ -202,7 +212,7 @@ public struct SettingsReader {
     private static func environment(_ environment: [String: String], schema: SettingsSchema) -> [String: String] {
         var translated = environment.filter { !$0.value.isEmpty }
         for (legacy, key) in schema.legacyEnvironment {
-            let name = SettingsSchema.environmentName(of: key)
+            let name = schema.environmentName(of: key)
             if translated[name] == nil, let value = translated[legacy] { translated[name] = value }
         }
         return translated

@@ -30,7 +30,7 @@ struct BrokerOptions: ParsableArguments {
         var environment = ProcessInfo.processInfo.environment
         let options = [("broker.url", url), ("broker.passwordFile", passwordFile), ("broker.tls.ca", tlsCA),
                        ("broker.tls.certificate", tlsCertificate), ("broker.tls.key", tlsKey)]
-        for case let (key, value?) in options { environment[SettingsSchema.environmentName(of: key)] = value }
+        for case let (key, value?) in options { environment[WorkerConfiguration.schema.environmentName(of: key)] = value }
         let settings = try await SettingsReader.load(file: nil, environment: environment, schema: WorkerConfiguration.schema)
         return try WorkerConfiguration.brokerConfiguration(settings, connectionName: connectionName)
     }

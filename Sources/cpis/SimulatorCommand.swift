@@ -5,7 +5,7 @@ import Logging
 import SMSPSimulator
 
 /// `cpis simulator`: a CP-IS SMSP endpoint for development, tests, benchmarks and test rigs.
-struct Simulator: ParsableCommand {
+struct Simulator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulator",
         abstract: "Serve a simulated CP-IS SMSP endpoint over HTTPS with mutual TLS.",
@@ -19,13 +19,13 @@ struct Simulator: ParsableCommand {
     @Option(help: "Settings file (default: Config/simulator.yaml if it exists, else defaults and the environment).")
     var config: String?
 
-    func run() throws {
+    func run() async throws {
         try requireEnglishTimeZone()
         let file = try settingsFile(named: config, default: "Config/simulator.yaml")
         try bootstrapLoggingFromEnvironment()
         let logger = Logger(label: "cpis.simulator")
         if file == nil { logger.warning("no settings file at Config/simulator.yaml: using defaults and the environment") }
-        let settings = try SimulatorSettings.load(file: file, environment: ProcessInfo.processInfo.environment)
+        let settings = try await SimulatorSettings.load(file: file, environment: ProcessInfo.processInfo.environment)
         let dataset = try SimulatorDataset(contentsOf: URL(fileURLWithPath: settings.datasetFile))
         let simulator = SMSPSimulator(dataset: dataset, behaviour: settings.behaviour, expectedTo: settings.endpointURL)
         let server = try SimulatorServer(settings: settings, simulator: simulator, logger: logger)

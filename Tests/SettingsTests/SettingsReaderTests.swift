@@ -18,9 +18,9 @@ struct SettingsReaderTests {
 
     @Test("one naming rule for the environment: CPIS_ and the key in upper snake case")
     func namingRule() {
-        #expect(SettingsSchema.environmentName(of: "concurrency.maxInFlight") == "CPIS_CONCURRENCY_MAX_IN_FLIGHT")
-        #expect(SettingsSchema.environmentName(of: "smsp.senderODS") == "CPIS_SMSP_SENDER_ODS")
-        #expect(SettingsSchema.environmentName(of: "broker.tls.ca") == "CPIS_BROKER_TLS_CA")
+        #expect(Self.schema.environmentName(of: "concurrency.maxInFlight") == "CPIS_CONCURRENCY_MAX_IN_FLIGHT")
+        #expect(Self.schema.environmentName(of: "smsp.senderODS") == "CPIS_SMSP_SENDER_ODS")
+        #expect(Self.schema.environmentName(of: "broker.tls.ca") == "CPIS_BROKER_TLS_CA")
     }
 
     @Test("the environment overrides the file, the file the defaults; an empty value counts as unset")
