@@ -3,9 +3,13 @@ import ArgumentParser
 /// The one executable: `cpis <subcommand>`.
 @main
 struct CPIS: AsyncParsableCommand {
+    /// The release; the next one is named here when it is cut.
+    static let version = "0.9.0"
+
     static let configuration = CommandConfiguration(
         commandName: "cpis",
         abstract: "CP-IS lookups for unscheduled care, through a Spine Mini Service Provider, over RabbitMQ.",
-        subcommands: [WorkerCommand.self, LookupCommand.self, Simulator.self, SMSP.self, TopologyCommand.self, BrokerCheck.self]
+        version: CPIS.version,
+        subcommands: [WorkerCommand.self, LookupCommand.self, BatchCommand.self, Simulator.self, SMSP.self, TopologyCommand.self, BrokerCheck.self]
     )
 }
