@@ -123,5 +123,6 @@ let package = Package(
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "TestSupport", "SMSPSimulator", "HTTPTransport"],
                     swiftSettings: strictSwift),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: strictSwift),
+        .testTarget(name: "DeployKitTests", dependencies: ["Worker", "Yams"], swiftSettings: strictSwift),
     ]
 )
