@@ -147,5 +147,6 @@ let package = Package(
         .testTarget(name: "SettingsTests", dependencies: ["Settings"], swiftSettings: strictSwift),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "CPISDomain"], swiftSettings: strictSwift),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: strictSwift),
+        .testTarget(name: "DeployKitTests", dependencies: ["Worker", "Yams"], swiftSettings: strictSwift),
     ]
 )

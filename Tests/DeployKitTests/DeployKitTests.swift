@@ -1,0 +1,428 @@
+import Foundation
+import Testing
+import Worker
+import Yams
+
+/// The deploy kit (`Deploy/`) agrees with the worker: stop timeouts with its grace period, probes
+/// and scrape with its monitoring settings, the scaling cap with its concurrency and the SMSP's
+/// allowance, the secrets it reads with what the platform provides, the alerts with the metrics it
+/// exports, and the definitions file with the topology it declares. Offline: files only.
+@Suite("the deploy kit agrees with the worker")
+struct DeployKitTests {
+    static let kubernetesBase = "Deploy/kubernetes/base"
+    static let unitFile = "Deploy/systemd/cpis-worker@.service"
+    static let systemdSettings = "Deploy/systemd/worker-example.yaml"
+    /// The annotation on the ScaledObject: the most SMSP calls the deployment may have in flight.
+    static let allowanceAnnotation = "cpis.nhs.uk/smsp-max-concurrent-calls"
+    /// Time the worker needs after its grace period: handing held requests back, closing connections.
+    static let stopMargin = 10.0
+
+    /// The workers in the cluster: the Deployment, its container, and the settings it runs with.
+    struct Cluster {
+        let base: KustomizeBase
+        let deployment: Node
+        let pod: Node
+        let container: Node
+        let settings: Node
+        let configuration: WorkerConfiguration
+
+        init() throws {
+            base = try KustomizeBase.load(DeployKitTests.kubernetesBase)
+            let deployments = base.objects(kind: "Deployment")
+            try #require(deployments.count == 1, "the base has one Deployment")
+            deployment = deployments[0]
+            pod = deployment["spec"]["template"]["spec"]
+            let containers = pod["containers"].array
+            try #require(containers.count == 1, "the worker's pod has one container")
+            container = containers[0]
+
+            // The settings file: the --config argument, through its volume mount, to the ConfigMap.
+            let arguments = container["args"].strings
+            let configIndex = try #require(arguments.firstIndex(of: "--config"), "the container names its settings file")
+            let configPath = try #require(arguments.dropFirst(configIndex + 1).first)
+            let file = try #require(MountedFile(path: configPath, container: container, pod: pod),
+                                    "\(configPath) is mounted from a volume")
+            let name = try #require(file.source.configMapName, "\(configPath) comes from a ConfigMap")
+            let key = try #require(file.key, "the ConfigMap volume lists \(configPath)")
+            let settingsText = try #require(base.configMaps[name]?[key], "ConfigMap \(name) in the base has key \(key)")
+            settings = Node(try Yams.load(yaml: settingsText))
+            configuration = try loadWorkerSettings(settingsText, environment: Self.environment(of: container),
+                                                   placeholderPassword: true)
+        }
+
+        /// The container's literal environment (it overrides the settings file).
+        var environment: [String: String] { Self.environment(of: container) }
+
+        static func environment(of container: Node) -> [String: String] {
+            var environment: [String: String] = [:]
+            for variable in container["env"].array {
+                if let name = variable["name"].string, let value = variable["value"].string { environment[name] = value }
+            }
+            return environment
+        }
+    }
+
+    /// The systemd unit and the example settings of one instance, loaded as the worker would with
+    /// the unit's environment, its credentials directory (`%d`) standing in a temporary one.
+    struct SystemdInstance {
+        let unit: SystemdUnit
+        let settings: Node
+        let configuration: WorkerConfiguration
+
+        init() throws {
+            unit = SystemdUnit(try Kit.text(DeployKitTests.unitFile))
+            let settingsText = try Kit.text(DeployKitTests.systemdSettings)
+            settings = Node(try Yams.load(yaml: settingsText))
+            let credentials = FileManager.default.temporaryDirectory.appending(path: "deploykit-credentials-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: credentials) }
+            for name in unit.credentials.keys {
+                try "placeholder".write(to: credentials.appending(path: name), atomically: true, encoding: .utf8)
+            }
+            let environment = unit.environment.mapValues { $0.replacingOccurrences(of: "%d", with: credentials.path) }
+            configuration = try loadWorkerSettings(settingsText, environment: environment)
+        }
+    }
+
+    // MARK: - Stopping
+
+    @Test("systemd waits longer than the grace period plus 10 s, with one SIGTERM, then SIGKILL")
+    func systemdStop() throws {
+        let instance = try SystemdInstance()
+        let unit = instance.unit
+        let grace = instance.configuration.worker.shutdownGracePeriod.inSeconds
+        let timeout = try #require((unit.value("Service", "TimeoutStopSec") ?? unit.value("Service", "TimeoutSec"))
+            .flatMap(SystemdUnit.seconds), "TimeoutStopSec is set to a finite time")
+        #expect(timeout > grace + Self.stopMargin,
+                "TimeoutStopSec \(timeout) s must exceed the grace period \(grace) s plus \(Self.stopMargin) s")
+        #expect((unit.value("Service", "KillSignal") ?? "SIGTERM") == "SIGTERM", "the worker drains on SIGTERM")
+        // A second SIGTERM would stop the worker at once: none before the timeout, SIGKILL after it.
+        #expect(unit.values("Service", "ExecStop").isEmpty, "no ExecStop: its timeout would send SIGTERM again")
+        #expect(unit.value("Service", "TimeoutStopFailureMode") != "abort", "the timeout ends with SIGKILL, not an abort")
+        #expect(unit.value("Service", "SendSIGKILL") != "no", "SIGKILL after the timeout, not SIGTERM again")
+        #expect(unit.value("Service", "WatchdogSec") == nil, "the worker does not notify a watchdog")
+        #expect(unit.value("Service", "KillMode") != "none")
+        let restart = try #require(unit.value("Service", "Restart"), "a restart policy")
+        #expect(restart != "no")
+    }
+
+    @Test("Kubernetes waits longer than the grace period plus 10 s before SIGKILL")
+    func kubernetesStop() throws {
+        let cluster = try Cluster()
+        let grace = cluster.configuration.worker.shutdownGracePeriod.inSeconds
+        let period = try #require(cluster.pod["terminationGracePeriodSeconds"].int, "terminationGracePeriodSeconds is set")
+        #expect(Double(period) > grace + Self.stopMargin,
+                "terminationGracePeriodSeconds \(period) must exceed the grace period \(grace) s plus \(Self.stopMargin) s")
+        #expect(cluster.container["lifecycle"]["preStop"].isMissing, "no preStop hook delaying or doubling the SIGTERM")
+    }
+
+    // MARK: - The worker as a service
+
+    @Test("systemd runs the worker as a non-root user on a per-instance settings file")
+    func systemdService() throws {
+        let instance = try SystemdInstance()
+        let unit = instance.unit
+        let user = try #require(unit.value("Service", "User"), "a User of its own")
+        #expect(!["root", "0"].contains(user))
+        let start = try #require(unit.value("Service", "ExecStart"))
+        #expect(start.hasPrefix("/usr/local/bin/cpis worker --config /etc/cpis/worker-%i.yaml"), "ExecStart: \(start)")
+        #expect(instance.configuration.worker.topology == WorkerTopology(),
+                "the example settings use the contract's topology (Deploy/rabbitmq-definitions.json)")
+    }
+
+    @Test("every file systemd's worker reads as a secret is a credential, in %d")
+    func systemdCredentials() throws {
+        let instance = try SystemdInstance()
+        let unit = instance.unit
+        let credentials = unit.credentials
+        let environment = unit.environment
+        for setting in FileSetting.all {
+            guard let path = setting.path(settings: instance.settings, environment: environment) else {
+                #expect(!setting.required, "\(setting.name) is named")
+                continue
+            }
+            if path.hasPrefix("%d/") {
+                let name = String(path.dropFirst(3))
+                #expect(credentials[name] != nil, "\(setting.name) reads \(path): needs LoadCredential=\(name):...")
+                #expect(credentials[name]?.hasPrefix("/") == true, "LoadCredential \(name) names an absolute source")
+            } else {
+                #expect(!setting.secret, "\(setting.name) is a secret: it must come from the credentials directory (%d), not \(path)")
+            }
+        }
+        // Every credential loaded is one the worker reads.
+        let read = Set(FileSetting.all.compactMap { $0.path(settings: instance.settings, environment: environment) })
+        for name in credentials.keys {
+            #expect(read.contains("%d/\(name)"), "LoadCredential \(name) is read by no setting")
+        }
+    }
+
+    @Test("the Deployment runs at least 2 replicas, probed on the health endpoints of the monitoring port")
+    func deploymentProbes() throws {
+        let cluster = try Cluster()
+        let replicas = try #require(cluster.deployment["spec"]["replicas"].int, "spec.replicas is set")
+        #expect(replicas >= 2)
+
+        let monitoring = MonitoringSettings(cluster.settings)
+        #expect(monitoring.port == 9464, "monitoring.port in the cluster's settings")
+        #expect(monitoring.host == "0.0.0.0", "the kubelet and Prometheus reach the pod's address, not its loopback")
+        let port = try #require(cluster.container["ports"].array.first { $0["name"].string == "monitoring" },
+                                "a container port named monitoring")
+        #expect(port["containerPort"].int == monitoring.port)
+
+        for (probe, path) in [("livenessProbe", "/health/live"), ("readinessProbe", "/health/ready")] {
+            let get = cluster.container[probe]["httpGet"]
+            #expect(get["path"].string == path, "\(probe) GETs \(path)")
+            #expect(get["port"].string == "monitoring" || get["port"].int == monitoring.port,
+                    "\(probe) uses the monitoring port")
+        }
+        #expect(cluster.configuration.worker.topology == WorkerTopology(),
+                "the cluster's settings use the contract's topology (Deploy/rabbitmq-definitions.json)")
+        #expect(cluster.settings["logging"]["format"].string == "json", "json logs for the cluster's log collector")
+    }
+
+    @Test("Prometheus scrapes GET /metrics on the monitoring port")
+    func scrape() throws {
+        let cluster = try Cluster()
+        let monitors = cluster.base.objects(kind: "PodMonitor")
+        try #require(monitors.count == 1, "one PodMonitor")
+        let selector = monitors[0]["spec"]["selector"]["matchLabels"]
+        let podLabels = cluster.deployment["spec"]["template"]["metadata"]["labels"]
+        for key in selector.keys {
+            #expect(podLabels[key].string == selector[key].string, "the PodMonitor selects the workers' pods (\(key))")
+        }
+        let endpoints = monitors[0]["spec"]["podMetricsEndpoints"].array
+        #expect(endpoints.contains { $0["port"].string == "monitoring" && ($0["path"].string ?? "/metrics") == "/metrics" })
+    }
+
+    @Test("every file the cluster's worker reads comes from a volume; secrets only from a Secret, none in git")
+    func kubernetesSecrets() throws {
+        let cluster = try Cluster()
+        for setting in FileSetting.all {
+            guard let path = setting.path(settings: cluster.settings, environment: cluster.environment) else {
+                #expect(!setting.required, "\(setting.name) is named")
+                continue
+            }
+            let file = try #require(MountedFile(path: path, container: cluster.container, pod: cluster.pod),
+                                    "\(setting.name) = \(path) is mounted from a volume")
+            #expect(file.listed, "\(setting.name) = \(path): the volume's items list it")
+            switch file.source {
+            case .secret: break
+            case .configMap(let name): #expect(!setting.secret, "\(setting.name) is a secret, not from ConfigMap \(name)")
+            case .other: Issue.record("\(setting.name) = \(path) comes from neither a Secret nor a ConfigMap")
+            }
+        }
+
+        // Nothing secret in a ConfigMap, nor any Secret's value in the base.
+        for (name, data) in cluster.base.configMaps {
+            for (key, content) in data {
+                #expect(!content.contains("PRIVATE KEY") && !content.contains("-----BEGIN"),
+                        "ConfigMap \(name) key \(key) holds no key or certificate")
+            }
+        }
+        let brokerURL = try #require(cluster.settings["broker"]["url"].string.flatMap(URLComponents.init(string:)))
+        #expect(brokerURL.password == nil, "no password in broker.url")
+        #expect(brokerURL.scheme == "amqps", "the broker over TLS")
+        #expect(cluster.settings["smsp"]["endpoint"].string?.hasPrefix("https://") == true, "the SMSP over mutual TLS")
+        for secret in cluster.base.objects(kind: "Secret") {
+            #expect(secret["data"].isMissing && secret["stringData"].isMissing,
+                    "Secret \(secret["metadata"]["name"].string ?? "?") carries values in git")
+        }
+        #expect(cluster.container["envFrom"].isMissing, "no environment imported wholesale")
+    }
+
+    // MARK: - Scaling
+
+    @Test("KEDA scales on both lookup queues through the management API, within the SMSP's allowance")
+    func scaling() throws {
+        let cluster = try Cluster()
+        let scaledObjects = cluster.base.objects(kind: "ScaledObject")
+        try #require(scaledObjects.count == 1, "one ScaledObject")
+        let scaledObject = scaledObjects[0]
+        let spec = scaledObject["spec"]
+        #expect(spec["scaleTargetRef"]["name"].string == cluster.deployment["metadata"]["name"].string)
+        #expect((spec["scaleTargetRef"]["kind"].string ?? "Deployment") == "Deployment")
+
+        let maxInFlight = cluster.configuration.worker.maximumInFlight
+        let allowance = try #require(scaledObject["metadata"]["annotations"][Self.allowanceAnnotation].int,
+                                     "the SMSP allowance, annotation \(Self.allowanceAnnotation)")
+        let maxReplicas = try #require(spec["maxReplicaCount"].int, "maxReplicaCount is set")
+        let minReplicas = try #require(spec["minReplicaCount"].int, "minReplicaCount is set (KEDA's default is 0)")
+        #expect(minReplicas >= 2)
+        #expect(minReplicas <= maxReplicas)
+        #expect(cluster.deployment["spec"]["replicas"].int.map { $0 <= maxReplicas } == true)
+        #expect(maxReplicas * maxInFlight <= allowance,
+                "\(maxReplicas) replicas × maxInFlight \(maxInFlight) exceeds the SMSP allowance \(allowance)")
+
+        // A rollout or a node drain: no surge, one replacement at a time (minReadySeconds longer than
+        // the grace period), so at most one old pod is still finishing its calls beside the others.
+        let rolling = cluster.deployment["spec"]["strategy"]["rollingUpdate"]
+        let surge = try #require(rolling["maxSurge"].int, "maxSurge is a number of pods")
+        #expect(surge == 0, "a rollout adds no replica beyond maxReplicaCount")
+        let grace = cluster.configuration.worker.shutdownGracePeriod.inSeconds
+        #expect(Double(cluster.deployment["spec"]["minReadySeconds"].int ?? 0) >= grace,
+                "minReadySeconds at least the grace period: one old pod draining at a time")
+        #expect((maxReplicas + surge + 1) * maxInFlight <= allowance,
+                "with one old pod still finishing its calls, \(maxReplicas + surge + 1) × \(maxInFlight) exceeds \(allowance)")
+        let budgets = cluster.base.objects(kind: "PodDisruptionBudget")
+        try #require(budgets.count == 1, "a PodDisruptionBudget")
+        #expect(budgets[0]["spec"]["maxUnavailable"].int == 1, "drains stop one worker at a time")
+
+        let triggers = spec["triggers"].array
+        let topology = cluster.configuration.worker.topology
+        #expect(Set(triggers.compactMap { $0["metadata"]["queueName"].string }) == [topology.triage, topology.batch])
+        for trigger in triggers {
+            let metadata = trigger["metadata"]
+            let queue = metadata["queueName"].string ?? "?"
+            #expect(trigger["type"].string == "rabbitmq", "\(queue): the RabbitMQ scaler")
+            #expect(metadata["protocol"].string == "http", "\(queue): the management API counts unacknowledged messages")
+            #expect(metadata["excludeUnacknowledged"].string != "true", "\(queue): unacknowledged messages count")
+            #expect((metadata["mode"].string ?? "QueueLength") == "QueueLength", "\(queue): scales on the backlog")
+            #expect(metadata["useRegex"].string != "true", "\(queue): names its queue")
+            #expect(metadata["host"].isMissing, "\(queue): the host and credentials come from the TriggerAuthentication")
+            let authentication = try #require(trigger["authenticationRef"]["name"].string, "\(queue): authenticationRef")
+            let triggerAuthentication = try #require(cluster.base.object(kind: "TriggerAuthentication", name: authentication),
+                                                     "TriggerAuthentication \(authentication) is in the base")
+            let parameters = triggerAuthentication["spec"]["secretTargetRef"].array
+            #expect(parameters.contains { $0["parameter"].string == "host" && $0["name"].string != nil },
+                    "\(authentication) takes the management API's host from a Secret")
+        }
+    }
+
+    // MARK: - Alerts
+
+    /// The metrics the worker exports, and the kind of each (histograms add _bucket, _sum, _count).
+    static let workerMetrics: [String: String] = [
+        "cpis_lookups_total": "counter",
+        "cpis_lookup_failures_total": "counter",
+        "cpis_lookup_duration_seconds": "histogram",
+        "cpis_smsp_call_duration_seconds": "histogram",
+        "cpis_queue_wait_seconds": "histogram",
+        "cpis_slots": "gauge",
+        "cpis_slots_in_use": "gauge",
+        "cpis_retries_total": "counter",
+        "cpis_dead_letters_total": "counter",
+        "cpis_possible_repeats_total": "counter",
+        "cpis_circuit_breaker_state": "gauge",
+        "cpis_amqp_reconnects_total": "counter",
+        "cpis_unanswered_total": "counter",
+    ]
+    /// Metrics from elsewhere the rules may use: kube-state-metrics' pod readiness.
+    static let externalMetrics: Set = ["kube_pod_status_ready"]
+
+    static func isWorkerMetric(_ name: String) -> Bool {
+        if workerMetrics[name] != nil { return true }
+        for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) {
+            if workerMetrics[String(name.dropLast(suffix.count))] == "histogram" { return true }
+        }
+        return false
+    }
+
+    @Test("the alert rules use the worker's metrics, and tell the on-call engineer what to do")
+    func alerts() throws {
+        let base = try KustomizeBase.load(Self.kubernetesBase)
+        let rules = base.objects(kind: "PrometheusRule").flatMap { $0["spec"]["groups"].array }.flatMap { $0["rules"].array }
+        let alerts = rules.filter { !$0["alert"].isMissing }
+        var metricsByAlert: [String: Set<String>] = [:]
+        for alert in alerts {
+            let name = alert["alert"].string ?? "?"
+            let expression = try #require(alert["expr"].string, "\(name) has an expression")
+            let metrics = PromQL.metricNames(in: expression)
+            #expect(!metrics.isEmpty, "\(name) reads a metric")
+            for metric in metrics {
+                #expect(Self.isWorkerMetric(metric) || Self.externalMetrics.contains(metric),
+                        "\(name) uses \(metric), which the worker does not export")
+            }
+            metricsByAlert[name] = metrics
+            #expect((alert["annotations"]["summary"].string ?? "").count >= 20, "\(name) has a summary")
+            #expect((alert["annotations"]["description"].string ?? "").count >= 200,
+                    "\(name) has a description saying what it means and what to do")
+            #expect(["critical", "warning"].contains(alert["labels"]["severity"].string ?? ""), "\(name) has a severity")
+        }
+        #expect(PromQL.metricNames(in: "histogram_quantile(0.95, sum by (le) (rate(a_bucket{x=\"y\"}[5m]))) > 1 and on (pod) b")
+                == ["a_bucket", "b"], "the metric name reader itself")
+
+        let required: [(alert: String, metric: String)] = [
+            ("CPISDeadLettersGrowing", "cpis_dead_letters_total"),
+            ("CPISCircuitBreakerOpen", "cpis_circuit_breaker_state"),
+            ("CPISTriageLatencyHigh", "cpis_lookup_duration_seconds_bucket"),
+            ("CPISWorkerNotReady", "kube_pod_status_ready"),
+        ]
+        for (alert, metric) in required {
+            #expect(metricsByAlert[alert]?.contains(metric) == true, "alert \(alert) on \(metric)")
+        }
+        let latency = try #require(alerts.first { $0["alert"].string == "CPISTriageLatencyHigh" }?["expr"].string)
+        #expect(latency.contains("lane=\"triage\""), "the latency alert is about triage")
+    }
+
+    // MARK: - Image
+
+    @Test("the image runs as a non-root user, with the time zones, on the settings file the Deployment mounts")
+    func image() throws {
+        let containerfile = try Kit.text("Deploy/container/Containerfile")
+        let lines = containerfile.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let stages = lines.filter { $0.hasPrefix("FROM ") }
+        #expect(stages.count == 2 && stages.last == "FROM debian:bookworm-slim", "a build stage, then bookworm-slim")
+        // The runtime stage's `apt-get install` lines, as words.
+        let runtime = lines.drop { $0 != stages.last }
+        let installed = Set(runtime.filter { $0.contains("apt-get") && $0.contains(" install ") }
+            .flatMap { $0.split(separator: " ").map(String.init) })
+        for package in ["librabbitmq4", "libxml2", "libssl3", "tzdata", "ca-certificates"] {
+            #expect(installed.contains(package), "the runtime image installs \(package)")
+        }
+        let user = try #require(lines.last { $0.hasPrefix("USER ") }).dropFirst(5)
+        #expect(!["root", "0", "0:0"].contains(user) && user.first?.isNumber == true, "a numeric non-root USER")
+        #expect(lines.contains("ENTRYPOINT [\"/usr/local/bin/cpis\"]"))
+        #expect(lines.contains("CMD [\"worker\", \"--config\", \"/etc/cpis/worker.yaml\"]"))
+        let cluster = try Cluster()
+        #expect(cluster.pod["securityContext"]["runAsUser"].int.map { "\($0):\($0)" } == String(user),
+                "the Deployment runs as the image's user")
+    }
+
+    // MARK: - Broker definitions
+
+    @Test("Deploy/rabbitmq-definitions.json declares what the worker declares")
+    func definitions() throws {
+        let topology = WorkerTopology()
+        let committed = try Definitions(json: Kit.text("Deploy/rabbitmq-definitions.json"))
+        let declared = try Definitions(json: topology.definitionsJSON())
+        let regenerate = "regenerate it: .build/debug/cpis topology > Deploy/rabbitmq-definitions.json"
+        #expect(Set(committed.queues) == Set(declared.queues), "queues: \(regenerate)")
+        #expect(Set(committed.exchanges) == Set(declared.exchanges), "exchanges: \(regenerate)")
+        #expect(Set(committed.bindings) == Set(declared.bindings), "bindings: \(regenerate)")
+
+        // And that is the contract's topology (docs/message-contract.md).
+        let queues = Dictionary(committed.queues.map { ($0.name, $0) }) { first, _ in first }
+        let exchanges = Dictionary(committed.exchanges.map { ($0.name, $0) }) { first, _ in first }
+        let bindings = Set(committed.bindings.map { "\($0.source) -> \($0.destination) [\($0.routingKey)]" })
+        let retryNames = topology.retryDelays.indices.map { topology.retryName(step: $0) }
+        #expect(Set(queues.keys) == Set([topology.triage, topology.batch, topology.dead, topology.unanswered,
+                                         topology.results, topology.audit] + retryNames))
+        for queue in committed.queues {
+            #expect(queue.arguments["x-queue-type"] == .string("quorum"), "\(queue.name) is a quorum queue")
+            #expect(queue.durable && !queue.autoDelete, "\(queue.name) is durable")
+        }
+        for name in [topology.triage, topology.batch] {
+            let arguments = try #require(queues[name]).arguments
+            #expect(arguments["x-delivery-limit"] == .int(topology.deliveryLimit), "\(name): delivery limit")
+            #expect(arguments["x-dead-letter-exchange"] == .string(topology.deadLetterExchange), "\(name): dead letters")
+            #expect(arguments["x-dead-letter-strategy"] == .string("at-least-once"), "\(name): dead-lettered at least once")
+            #expect(arguments["x-message-ttl"] == nil, "\(name): requests expire by their own expiration only")
+        }
+        #expect(exchanges[topology.deadLetterExchange]?.type == "fanout")
+        #expect(bindings.isSuperset(of: ["\(topology.deadLetterExchange) -> \(topology.dead) []",
+                                         "\(topology.deadLetterExchange) -> \(topology.unanswered) []"]),
+                "dead letters are parked and answered")
+        #expect(exchanges[topology.accessExchange]?.type == "topic")
+        #expect(bindings.contains("\(topology.accessExchange) -> \(topology.audit) [#]"), "the audit queue gets every notification")
+        for (step, delay) in topology.retryDelays.enumerated() {
+            let name = topology.retryName(step: step)
+            let arguments = try #require(queues[name], "retry queue \(name)").arguments
+            #expect(arguments["x-message-ttl"] == .int(delay.inMilliseconds), "\(name) holds a message \(delay)")
+            #expect(arguments["x-dead-letter-exchange"] == .string(""),
+                    "\(name) sends it back through the default exchange, to the queue it came from")
+            #expect(arguments["x-dead-letter-routing-key"] == nil, "\(name) keeps the message's routing key")
+            #expect(exchanges[name]?.type == "fanout", "retry exchange \(name)")
+            #expect(bindings.contains("\(name) -> \(name) []"), "\(name) is bound to its exchange")
+        }
+    }
+}
