@@ -56,26 +56,31 @@ struct Node {
 /// and whether the file is a secret.
 struct FileSetting: Sendable {
     let keys: [String]
-    let variable: String
     let secret: Bool
     /// A production deployment must name it: the broker password, and the SMSP client key (mutual TLS).
-    var required: Bool { variable == "CPIS_AMQP_PASSWORD_FILE" || variable == "CPIS_SMSP_TLS_KEY" }
+    var required: Bool { ["broker.passwordFile", "smsp.tls.key"].contains(name) }
 
     var name: String { keys.joined(separator: ".") }
+    /// The environment variable that overrides it, by the settings' naming rule.
+    var variable: String { WorkerConfiguration.schema.environmentName(of: name) }
+    /// The variable and the older documented names that set it too.
+    var variables: [String] {
+        [variable] + WorkerConfiguration.schema.legacyEnvironment.filter { $0.value == name }.map(\.key).sorted()
+    }
 
     static let all = [
-        FileSetting(keys: ["broker", "passwordFile"], variable: "CPIS_AMQP_PASSWORD_FILE", secret: true),
-        FileSetting(keys: ["broker", "tls", "ca"], variable: "CPIS_AMQP_TLS_CA", secret: false),
-        FileSetting(keys: ["broker", "tls", "certificate"], variable: "CPIS_AMQP_TLS_CERT", secret: false),
-        FileSetting(keys: ["broker", "tls", "key"], variable: "CPIS_AMQP_TLS_KEY", secret: true),
-        FileSetting(keys: ["smsp", "tls", "ca"], variable: "CPIS_SMSP_TLS_CA", secret: false),
-        FileSetting(keys: ["smsp", "tls", "certificate"], variable: "CPIS_SMSP_TLS_CERT", secret: false),
-        FileSetting(keys: ["smsp", "tls", "key"], variable: "CPIS_SMSP_TLS_KEY", secret: true),
+        FileSetting(keys: ["broker", "passwordFile"], secret: true),
+        FileSetting(keys: ["broker", "tls", "ca"], secret: false),
+        FileSetting(keys: ["broker", "tls", "certificate"], secret: false),
+        FileSetting(keys: ["broker", "tls", "key"], secret: true),
+        FileSetting(keys: ["smsp", "tls", "ca"], secret: false),
+        FileSetting(keys: ["smsp", "tls", "certificate"], secret: false),
+        FileSetting(keys: ["smsp", "tls", "key"], secret: true),
     ]
 
     /// The file the worker would read: the environment variable's, else the settings file's.
     func path(settings: Node, environment: [String: String]) -> String? {
-        if let path = environment[variable], !path.isEmpty { return path }
+        if let path = variables.lazy.compactMap({ environment[$0] }).first(where: { !$0.isEmpty }) { return path }
         let path = keys.reduce(settings) { $0[$1] }.string
         return path?.isEmpty == false ? path : nil
     }
@@ -84,7 +89,7 @@ struct FileSetting: Sendable {
 /// Settings as `cpis worker` reads them: the file, then the environment it runs with. The password
 /// file the settings name is on the target machine, not here: with `placeholderPassword`, a file of
 /// the test's own stands in for it.
-func loadWorkerSettings(_ yaml: String, environment: [String: String], placeholderPassword: Bool = false) throws
+func loadWorkerSettings(_ yaml: String, environment: [String: String], placeholderPassword: Bool = false) async throws
     -> WorkerConfiguration {
     let directory = FileManager.default.temporaryDirectory.appending(path: "deploykit-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -95,9 +100,9 @@ func loadWorkerSettings(_ yaml: String, environment: [String: String], placehold
     if placeholderPassword {
         let password = directory.appending(path: "broker-password")
         try "placeholder".write(to: password, atomically: true, encoding: .utf8)
-        environment["CPIS_AMQP_PASSWORD_FILE"] = password.path
+        environment["CPIS_BROKER_PASSWORD_FILE"] = password.path
     }
-    return try WorkerConfiguration.load(file: file, environment: environment)
+    return try await WorkerConfiguration.load(file: file, environment: environment)
 }
 
 extension Duration {

@@ -26,7 +26,7 @@ struct DeployKitTests {
         let settings: Node
         let configuration: WorkerConfiguration
 
-        init() throws {
+        init() async throws {
             base = try KustomizeBase.load(DeployKitTests.kubernetesBase)
             let deployments = base.objects(kind: "Deployment")
             try #require(deployments.count == 1, "the base has one Deployment")
@@ -46,7 +46,7 @@ struct DeployKitTests {
             let key = try #require(file.key, "the ConfigMap volume lists \(configPath)")
             let settingsText = try #require(base.configMaps[name]?[key], "ConfigMap \(name) in the base has key \(key)")
             settings = Node(try Yams.load(yaml: settingsText))
-            configuration = try loadWorkerSettings(settingsText, environment: Self.environment(of: container),
+            configuration = try await loadWorkerSettings(settingsText, environment: Self.environment(of: container),
                                                    placeholderPassword: true)
         }
 
@@ -69,7 +69,7 @@ struct DeployKitTests {
         let settings: Node
         let configuration: WorkerConfiguration
 
-        init() throws {
+        init() async throws {
             unit = SystemdUnit(try Kit.text(DeployKitTests.unitFile))
             let settingsText = try Kit.text(DeployKitTests.systemdSettings)
             settings = Node(try Yams.load(yaml: settingsText))
@@ -80,15 +80,15 @@ struct DeployKitTests {
                 try "placeholder".write(to: credentials.appending(path: name), atomically: true, encoding: .utf8)
             }
             let environment = unit.environment.mapValues { $0.replacingOccurrences(of: "%d", with: credentials.path) }
-            configuration = try loadWorkerSettings(settingsText, environment: environment)
+            configuration = try await loadWorkerSettings(settingsText, environment: environment)
         }
     }
 
     // MARK: - Stopping
 
     @Test("systemd waits longer than the grace period plus 10 s, with one SIGTERM, then SIGKILL")
-    func systemdStop() throws {
-        let instance = try SystemdInstance()
+    func systemdStop() async throws {
+        let instance = try await SystemdInstance()
         let unit = instance.unit
         let grace = instance.configuration.worker.shutdownGracePeriod.inSeconds
         let timeout = try #require((unit.value("Service", "TimeoutStopSec") ?? unit.value("Service", "TimeoutSec"))
@@ -107,8 +107,8 @@ struct DeployKitTests {
     }
 
     @Test("Kubernetes waits longer than the grace period plus 10 s before SIGKILL")
-    func kubernetesStop() throws {
-        let cluster = try Cluster()
+    func kubernetesStop() async throws {
+        let cluster = try await Cluster()
         let grace = cluster.configuration.worker.shutdownGracePeriod.inSeconds
         let period = try #require(cluster.pod["terminationGracePeriodSeconds"].int, "terminationGracePeriodSeconds is set")
         #expect(Double(period) > grace + Self.stopMargin,
@@ -119,8 +119,8 @@ struct DeployKitTests {
     // MARK: - The worker as a service
 
     @Test("systemd runs the worker as a non-root user on a per-instance settings file")
-    func systemdService() throws {
-        let instance = try SystemdInstance()
+    func systemdService() async throws {
+        let instance = try await SystemdInstance()
         let unit = instance.unit
         let user = try #require(unit.value("Service", "User"), "a User of its own")
         #expect(!["root", "0"].contains(user))
@@ -131,8 +131,8 @@ struct DeployKitTests {
     }
 
     @Test("every file systemd's worker reads as a secret is a credential, in %d")
-    func systemdCredentials() throws {
-        let instance = try SystemdInstance()
+    func systemdCredentials() async throws {
+        let instance = try await SystemdInstance()
         let unit = instance.unit
         let credentials = unit.credentials
         let environment = unit.environment
@@ -157,8 +157,8 @@ struct DeployKitTests {
     }
 
     @Test("the Deployment runs at least 2 replicas, probed on the health endpoints of the monitoring port")
-    func deploymentProbes() throws {
-        let cluster = try Cluster()
+    func deploymentProbes() async throws {
+        let cluster = try await Cluster()
         let replicas = try #require(cluster.deployment["spec"]["replicas"].int, "spec.replicas is set")
         #expect(replicas >= 2)
 
@@ -181,8 +181,8 @@ struct DeployKitTests {
     }
 
     @Test("Prometheus scrapes GET /metrics on the monitoring port")
-    func scrape() throws {
-        let cluster = try Cluster()
+    func scrape() async throws {
+        let cluster = try await Cluster()
         let monitors = cluster.base.objects(kind: "PodMonitor")
         try #require(monitors.count == 1, "one PodMonitor")
         let selector = monitors[0]["spec"]["selector"]["matchLabels"]
@@ -195,8 +195,8 @@ struct DeployKitTests {
     }
 
     @Test("every file the cluster's worker reads comes from a volume; secrets only from a Secret, none in git")
-    func kubernetesSecrets() throws {
-        let cluster = try Cluster()
+    func kubernetesSecrets() async throws {
+        let cluster = try await Cluster()
         for setting in FileSetting.all {
             guard let path = setting.path(settings: cluster.settings, environment: cluster.environment) else {
                 #expect(!setting.required, "\(setting.name) is named")
@@ -233,8 +233,8 @@ struct DeployKitTests {
     // MARK: - Scaling
 
     @Test("KEDA scales on both lookup queues through the management API, within the SMSP's allowance")
-    func scaling() throws {
-        let cluster = try Cluster()
+    func scaling() async throws {
+        let cluster = try await Cluster()
         let scaledObjects = cluster.base.objects(kind: "ScaledObject")
         try #require(scaledObjects.count == 1, "one ScaledObject")
         let scaledObject = scaledObjects[0]
@@ -357,7 +357,7 @@ struct DeployKitTests {
     // MARK: - Image
 
     @Test("the image runs as a non-root user, with the time zones, on the settings file the Deployment mounts")
-    func image() throws {
+    func image() async throws {
         let containerfile = try Kit.text("Deploy/container/Containerfile")
         let lines = containerfile.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         let stages = lines.filter { $0.hasPrefix("FROM ") }
@@ -373,7 +373,7 @@ struct DeployKitTests {
         #expect(!["root", "0", "0:0"].contains(user) && user.first?.isNumber == true, "a numeric non-root USER")
         #expect(lines.contains("ENTRYPOINT [\"/usr/local/bin/cpis\"]"))
         #expect(lines.contains("CMD [\"worker\", \"--config\", \"/etc/cpis/worker.yaml\"]"))
-        let cluster = try Cluster()
+        let cluster = try await Cluster()
         #expect(cluster.pod["securityContext"]["runAsUser"].int.map { "\($0):\($0)" } == String(user),
                 "the Deployment runs as the image's user")
     }
