@@ -1,0 +1,130 @@
+import Foundation
+import SMSPSimulator
+import TestSupport
+import Testing
+@testable import Worker
+
+/// `cpis batch`, run as a batch job would run it, against the real broker and a worker.
+@Suite("cpis batch", .serialized, .timeLimit(.minutes(5)))
+struct BatchCommandTests {
+    static let requester = """
+        {"organisation":{"odsCode":"RKE","name":"The Whittington Hospital"},"system":{"asid":"200000000117",
+         "nominatedPerson":{"jobRole":{"code":"R0260","displayName":"General Medical Practitioner"},
+         "name":{"given":"Paula","family":"Palmer"}}}}
+        """
+
+    /// `count` valid NHS numbers that CP-IS has no record of, from `start`, and two test patients.
+    static func patients(_ count: Int, from start: Int) -> [String] {
+        var numbers: [String] = []
+        var candidate = start
+        while numbers.count < count - 2 {
+            candidate += 1
+            let digits = String(candidate).compactMap(\.wholeNumberValue)
+            let check = 11 - zip(digits, (2...10).reversed()).reduce(0) { $0 + $1.0 * $1.1 } % 11
+            if check != 10 { numbers.append(String(candidate) + String(check == 11 ? 0 : check)) }
+        }
+        return numbers + ["9990000018", "9990000042"]
+    }
+
+    struct Job {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "batch-\(UUID().uuidString)")
+        var csv: URL { directory.appending(path: "patients.csv") }
+        var results: URL { directory.appending(path: "patients.results.csv") }
+
+        init(rows: [String]) throws {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try ("nhs_number\n" + rows.joined(separator: "\n") + "\n").write(to: csv, atomically: true, encoding: .utf8)
+            try BatchCommandTests.requester.write(to: directory.appending(path: "requester.json"), atomically: true, encoding: .utf8)
+        }
+
+        func process(queue: String) -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appending(path: "cpis")
+            process.arguments = ["batch", csv.path, "--requester", directory.appending(path: "requester.json").path,
+                                 "--results", results.path, "--queue", queue, "--amqp-url", BrokerEnvironment.amqpURL]
+            process.standardOutput = Pipe()
+            process.standardError = Pipe()
+            return process
+        }
+
+        /// Runs to the end: exit status, standard output, standard error.
+        func run(queue: String) throws -> (Int32, String, String) {
+            let process = process(queue: queue)
+            try process.run()
+            let output = (process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile()
+            let error = (process.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
+        }
+
+        /// The results file's rows: line number → outcome.
+        func outcomes() throws -> [Int: String] {
+            var outcomes: [Int: String] = [:]
+            for row in try String(contentsOf: results, encoding: .utf8).split(separator: "\n").dropFirst() {
+                let cells = row.split(separator: ",", omittingEmptySubsequences: false)
+                #expect(outcomes.updateValue(String(cells[3]), forKey: Int(cells[0])!) == nil, "line \(cells[0]) written twice")
+            }
+            return outcomes
+        }
+    }
+
+    @Test("2,000 rows: a results file with 2,000 answers, the summary, progress, exit 0; every row asked once")
+    func wholeBatch() async throws {
+        let rig = try await WorkerRig(maximumInFlight: 16, reservedForTriage: 2)
+        let job = try Job(rows: Self.patients(2000, from: 900_000_000))
+        let asked = rig.simulator.requestCount
+        let (status, output, error) = try job.run(queue: rig.topology.batch)
+        #expect(status == 0, "\(error)")
+        let outcomes = try job.outcomes()
+        #expect(outcomes.count == 2000)
+        #expect(outcomes.values.filter { $0 == "records-found" }.count == 2)
+        #expect(outcomes.values.filter { $0 == "no-record" }.count == 1998)
+        #expect(rig.simulator.requestCount - asked == 2000)
+        #expect(output.contains("2000 rows, 2000 answered"), "\(output)")
+        #expect(error.contains("batch: 2000/2000 answered"), "progress lines when not on a terminal: \(error)")
+        #expect(!FileManager.default.fileExists(atPath: job.results.path + ".sent"), "the journal goes once all is answered")
+        await rig.stop()
+    }
+
+    @Test("a file with bad rows is refused with their line numbers, and nothing is sent")
+    func badRows() async throws {
+        let rig = try await WorkerRig()
+        let job = try Job(rows: ["9434765919", "9434765918", "12345", "943 476 5919", "9990000018,ed-night"])
+        let asked = rig.simulator.requestCount
+        let (status, _, error) = try job.run(queue: rig.topology.batch)
+        #expect(status == 1)
+        for expected in ["line 3: not an NHS number", "line 4: not an NHS number", "line 5: *** *** 5919 repeats line 2",
+                         "line 6: unknown requester 'ed-night'"] {
+            #expect(error.contains(expected), "\(error)")
+        }
+        #expect(!error.contains("9434765919"), "NHS numbers are masked in what it prints")
+        #expect(rig.simulator.requestCount == asked)
+        await rig.stop()
+    }
+
+    @Test("an interrupted run, resumed, sends only what was missing: every row answered once, asked once")
+    func interruptedAndResumed() async throws {
+        let rig = try await WorkerRig(maximumInFlight: 8, reservedForTriage: 2)
+        rig.simulator.behaviour = SimulatorBehaviour(latency: .fixed(.milliseconds(10)))
+        let job = try Job(rows: Self.patients(1000, from: 910_000_000))
+        let asked = rig.simulator.requestCount
+        let first = job.process(queue: rig.topology.batch)
+        try first.run()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while (try? job.outcomes().count) ?? 0 < 200, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let answeredBefore = try job.outcomes().count
+        #expect(answeredBefore >= 200 && answeredBefore < 1000, "killed mid-batch, after \(answeredBefore)")
+
+        let (status, output, error) = try job.run(queue: rig.topology.batch)
+        #expect(status == 0, "\(error)")
+        #expect(output.contains("resuming: \(answeredBefore) answered"), "\(output)")
+        #expect(try job.outcomes().count == 1000)
+        #expect(rig.simulator.requestCount - asked == 1000, "no row asked of CP-IS twice")
+        print("[figures] batch killed after \(answeredBefore) of 1000 answered; the re-run collected the rest, 1000 asked once each")
+        await rig.stop()
+    }
+}
