@@ -279,7 +279,7 @@ public final class LookupWorker: Sendable {
         let message = lookup.delivery.message
         switch intake.decide(message, lane: lookup.lane, receivedAt: lookup.receivedAt, now: Date()) {
         case .refuse(let refusal):
-            return refusalReply(message, refusal)
+            return refusalReply(message, refusal, lane: lookup.lane)
         case .expired(let refusal):
             return resultReply(message, LookupResult(
                 requestId: refusal.requestId, nhsNumber: refusal.nhsNumber, outcome: .expired, attempts: 0,
@@ -331,7 +331,7 @@ public final class LookupWorker: Sendable {
             return resultReply(message, failed(.wrongPatient, text))
         case .notSent(let text):
             return refusalReply(message, IntakeRefusal(kind: .invalidRequest, message: text, requestId: job.requestId,
-                                                       nhsNumber: nhsNumber))
+                                                       nhsNumber: nhsNumber), lane: job.lane)
         case .expiredBeforeSend:
             return resultReply(message, LookupResult(
                 requestId: job.requestId, nhsNumber: nhsNumber, outcome: .expired, attempts: job.attempts,
@@ -367,10 +367,12 @@ public final class LookupWorker: Sendable {
                      logMetadata: ["request": "\(job.requestId)", "attempt": "\(attempt)", "reason": "\(reason)"])
     }
 
-    private func refusalReply(_ message: AMQPMessage, _ refusal: IntakeRefusal) -> Reply {
+    private func refusalReply(_ message: AMQPMessage, _ refusal: IntakeRefusal, lane: LookupLane) -> Reply {
         var parked = message
-        parked.properties.headers["x-cpis-error-kind"] = .string(refusal.kind.rawValue)
-        parked.properties.headers["x-cpis-error"] = .string(refusal.message)
+        parked.properties.headers[ParkedRequest.Header.errorKind] = .string(refusal.kind.rawValue)
+        parked.properties.headers[ParkedRequest.Header.error] = .string(refusal.message)
+        parked.properties.headers[ParkedRequest.Header.lane] = .string(lane.rawValue)
+        parked.properties.headers[ParkedRequest.Header.parkedAt] = .int(Int64(Date().timeIntervalSince1970 * 1000))
         parked.properties.expiration = nil
         var messages = [Outgoing(message: parked, exchange: "", routingKey: topology.dead)]
         let result = LookupResult(requestId: refusal.requestId, nhsNumber: refusal.nhsNumber, outcome: .rejected,

@@ -1,0 +1,181 @@
+import AMQPClient
+import ArgumentParser
+import CPISDomain
+import Foundation
+import Logging
+import Worker
+
+/// `cpis dead`: the parking lot (`cpis.lookup.dead`), for the engineer on call.
+struct DeadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dead",
+        abstract: "Show the requests kept in the parking lot, and send chosen ones back to their lane.",
+        subcommands: [List.self, Replay.self]
+    )
+
+    /// Where to look: the worker's settings (queue names, broker).
+    struct Options: ParsableArguments {
+        @Option(help: "The worker's settings file, for the queue names and the broker (default: Config/worker.yaml if it exists).")
+        var config: String?
+
+        @Option(help: "Look at no more than this many parked requests.")
+        var limit = 1000
+
+        func load() async throws -> WorkerConfiguration {
+            try bootstrapLoggingFromEnvironment(defaultLevel: .warning)
+            var configuration = try await WorkerConfiguration.load(
+                file: try settingsFile(named: config, default: "Config/worker.yaml"),
+                environment: ProcessInfo.processInfo.environment)
+            configuration.broker.connectionName = "cpis dead"
+            return configuration
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List parked requests: id, masked NHS number, lane, kind, when parked, attempts, whether answered, reason.",
+            discussion: "Nothing is removed. Each look counts as a delivery of the parked messages.")
+
+        @OptionGroup var options: Options
+
+        @Option(help: "Only this kind (invalid-request, unauthorised, expired, delivery-limit, ...).")
+        var kind: String?
+
+        func run() async throws {
+            let configuration = try await options.load()
+            let topology = configuration.worker.topology
+            let browsed = try await ParkingLot.browse(configuration, limit: options.limit) { _ in .keep }
+            let shown = browsed.parked.filter { kind == nil || $0.kind == kind }
+            print("\(topology.dead): \(browsed.total) parked" + (kind.map { ", \(shown.count) of kind \($0)" } ?? "")
+                + (browsed.parked.count < browsed.total ? " (looked at the first \(browsed.parked.count))" : ""))
+            guard !shown.isEmpty else { return }
+            let rows = [["REQUEST", "NHS NUMBER", "LANE", "KIND", "PARKED (UTC)", "ATTEMPTS", "ANSWERED", "REASON"]]
+                + shown.map { parked in
+                    [parked.requestId, parked.maskedNHSNumber ?? "-", parked.lane?.rawValue ?? "-", parked.kind,
+                     parked.parkedAt.map(UTCTimestamp.string) ?? "-", String(parked.attempts), parked.wasAnswered ? "yes" : "no",
+                     parked.reason]
+                }
+            let widths = (0..<7).map { column in rows.map { $0[column].count }.max() ?? 0 }
+            for row in rows {
+                print(row.enumerated().map { index, cell in
+                    index < 7 ? cell.padding(toLength: widths[index], withPad: " ", startingAt: 0) : cell
+                }.joined(separator: "  "))
+            }
+        }
+    }
+
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send chosen parked requests back to their lane, to be asked again.",
+            discussion: """
+                Choose them by --id, --kind or --all. A replayed request gets a new message id (its old one is \
+                remembered as answered) and keeps the original as its correlation id. Requests whose sender already \
+                had an answer (rejected, expired or failed) are skipped unless --include-answered: the EPR would get \
+                a second result, and CP-IS would be asked about that child now.
+                """)
+
+        @OptionGroup var options: Options
+
+        @Option(help: "A request id to replay (repeat for several).")
+        var id: [String] = []
+
+        @Option(help: "Replay every request of this kind.")
+        var kind: String?
+
+        @Flag(help: "Replay everything parked.")
+        var all = false
+
+        @Flag(help: "Replay requests whose sender already had an answer too.")
+        var includeAnswered = false
+
+        func validate() throws {
+            guard all || kind != nil || !id.isEmpty else { throw ValidationError("choose what to replay: --id, --kind or --all") }
+        }
+
+        func run() async throws {
+            let configuration = try await options.load()
+            let wanted = Set(id)
+            var skippedAnswered = 0
+            let browsed = try await ParkingLot.browse(configuration, limit: options.limit) { parked in
+                guard all || wanted.contains(parked.requestId) || (kind != nil && parked.kind == kind) else { return .keep }
+                guard parked.lane != nil else { return .keep }
+                guard includeAnswered || !parked.wasAnswered else {
+                    skippedAnswered += 1
+                    return .keep
+                }
+                return .replay
+            }
+            for parked in browsed.replayed {
+                print("replayed \(parked.requestId) (\(parked.maskedNHSNumber ?? "-"), \(parked.kind)) to \(parked.lane?.rawValue ?? "-")")
+            }
+            print("\(browsed.replayed.count) replayed")
+            if skippedAnswered > 0 {
+                print("\(skippedAnswered) skipped: their sender already had an answer; give --include-answered to ask again")
+            }
+            let unknownLane = browsed.parked.filter { $0.lane == nil && (all || wanted.contains($0.requestId) || $0.kind == kind) }
+            if !unknownLane.isEmpty { print("\(unknownLane.count) skipped: no lane recorded (\(unknownLane.map(\.requestId).joined(separator: ", ")))") }
+            let missing = wanted.subtracting(browsed.parked.map(\.requestId))
+            if !missing.isEmpty { print("not parked: \(missing.sorted().joined(separator: ", "))") }
+        }
+    }
+}
+
+/// Looks at the parking lot without taking anything out but what is replayed: its messages are
+/// received unacknowledged, and go back to the queue when the connection closes.
+enum ParkingLot {
+    enum Choice { case keep, replay }
+
+    struct Browsed {
+        let total: Int
+        let parked: [ParkedRequest]
+        let replayed: [ParkedRequest]
+    }
+
+    static func browse(_ configuration: WorkerConfiguration, limit: Int,
+                       choose: (ParkedRequest) -> Choice) async throws -> Browsed {
+        let topology = configuration.worker.topology
+        let connection = try await AMQPConnection.connect(configuration.broker, logger: Logger(label: "cpis.dead"))
+        let total = try await connection.inspect(queue: topology.dead).readyMessages
+        let wanted = min(total, limit)
+        let arrivals = AsyncStream<AMQPDelivery>.makeStream()
+        if wanted > 0 {
+            try await connection.consume(AMQPConsumer(queue: topology.dead, tag: "browse", prefetch: UInt16(clamping: wanted))) {
+                arrivals.continuation.yield($0)
+            }
+        } else {
+            arrivals.continuation.finish()
+        }
+        // Everything asked for arrives at once (it is all prefetched); a quiet second ends the wait.
+        let deliveries = await withTaskGroup(of: [AMQPDelivery].self) { group in
+            group.addTask {
+                var received: [AMQPDelivery] = []
+                for await delivery in arrivals.stream {
+                    received.append(delivery)
+                    if received.count == wanted { break }
+                }
+                return received
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(5))
+                arrivals.continuation.finish()
+                return []
+            }
+            let received = await group.next() ?? []
+            group.cancelAll()
+            arrivals.continuation.finish()
+            return received
+        }
+        var parked: [ParkedRequest] = []
+        var replayed: [ParkedRequest] = []
+        for delivery in deliveries {
+            let request = ParkedRequest(delivery.message, topology: topology)
+            parked.append(request)
+            guard choose(request) == .replay, let lane = request.lane else { continue }
+            try await connection.publish(request.replay(of: delivery.message), routingKey: topology.queue(for: lane), mandatory: true)
+            try await connection.ack(delivery)
+            replayed.append(request)
+        }
+        await connection.close()
+        return Browsed(total: total, parked: parked, replayed: replayed)
+    }
+}

@@ -1,0 +1,86 @@
+import AMQPClient
+import Foundation
+import TestSupport
+import Testing
+@testable import Worker
+
+/// `cpis dead list` and `cpis dead replay`, as the engineer on call uses them, against the real broker.
+@Suite("cpis dead", .serialized, .timeLimit(.minutes(3)))
+struct DeadCommandTests {
+    /// Runs `cpis dead ...` with settings naming the rig's queues.
+    static func dead(_ arguments: [String], rig: WorkerRig) throws -> (status: Int32, output: String) {
+        let file = FileManager.default.temporaryDirectory.appending(path: "dead-\(UUID().uuidString).yaml")
+        try "broker: { url: \"\(BrokerEnvironment.amqpURL)\" }\n\(rig.topology.settingsYAML)\nsmsp: { endpoint: http://unused.local/ }\n"
+            .write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appending(path: "cpis")
+        process.arguments = ["dead"] + arguments + ["--config", file.path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
+    @Test("list shows the parked requests with their reasons; replay --kind brings them back and they are answered")
+    func listAndReplay() async throws {
+        let rig = try await WorkerRig(startWorker: false)
+        var strict = rig.configuration
+        strict.worker.authorisation = Authorisation(odsCodesByUser: ["epr-whittington": ["RKE"]])
+        let first = try await LookupWorker.start(strict, logger: WorkerRig.quietLogger)
+        // Three from a broker user the worker does not know, two that are not lookups at all.
+        let refused = [try await rig.send(WorkerRig.body("9990000018")), try await rig.send(WorkerRig.body("9990000042")),
+                       try await rig.send(WorkerRig.body("9434765919"))]
+        let invalid = [try await rig.send("{\"nhsNumber\": 42}"), try await rig.send("not json")]
+        let answers = try await rig.results(for: refused + invalid)
+        #expect(answers.values.allSatisfy { $0["outcome"] as? String == "rejected" })
+        await first.shutdown()
+
+        let listed = try Self.dead(["list"], rig: rig)
+        #expect(listed.status == 0, "\(listed.output)")
+        #expect(listed.output.contains("\(rig.topology.dead): 5 parked"), "\(listed.output)")
+        for id in refused + invalid { #expect(listed.output.contains(id)) }
+        #expect(listed.output.contains("*** *** 0018") && !listed.output.contains("9990000018"), "NHS numbers masked")
+        #expect(listed.output.components(separatedBy: "unauthorised").count - 1 == 3)
+        #expect(listed.output.components(separatedBy: "invalid-request").count - 1 == 2)
+        #expect(listed.output.contains("triage"))
+
+        let onlyKind = try Self.dead(["list", "--kind", "unauthorised"], rig: rig)
+        #expect(onlyKind.output.contains("5 parked, 3 of kind unauthorised"), "\(onlyKind.output)")
+        #expect(!invalid.contains { onlyKind.output.contains($0) })
+
+        // Their senders were answered `rejected`: not replayed unless asked, and it says so.
+        let cautious = try Self.dead(["replay", "--kind", "unauthorised"], rig: rig)
+        #expect(cautious.output.contains("0 replayed"), "\(cautious.output)")
+        #expect(cautious.output.contains("3 skipped: their sender already had an answer"), "\(cautious.output)")
+
+        // The cause fixed (every broker user allowed, as in local development), they are asked again.
+        let fixed = try await LookupWorker.start(rig.configuration, logger: WorkerRig.quietLogger)
+        let replayed = try Self.dead(["replay", "--kind", "unauthorised", "--include-answered"], rig: rig)
+        #expect(replayed.output.contains("3 replayed"), "\(replayed.output)")
+        let results = try await rig.results(for: refused.map { "\($0)/replay-1" })
+        #expect(results.count == 3)
+        #expect(results.values.filter { $0["outcome"] as? String == "records-found" }.count == 2)
+        #expect(results.values.filter { $0["outcome"] as? String == "no-record" }.count == 1)
+        let correlations = Set(rig.replies.all.filter { ($0.message.properties.messageId ?? "").contains("/replay-1") }
+            .compactMap(\.message.properties.correlationId))
+        #expect(correlations == Set(refused), "the EPR matches the new results to its original requests")
+
+        let left = try Self.dead(["list"], rig: rig)
+        #expect(left.output.contains("2 parked"), "\(left.output)")
+        await fixed.shutdown()
+        await rig.stop()
+    }
+
+    @Test("replay needs a choice")
+    func replayNeedsChoice() async throws {
+        let rig = try await WorkerRig(startWorker: false)
+        let result = try Self.dead(["replay"], rig: rig)
+        #expect(result.status != 0)
+        #expect(result.output.contains("choose what to replay"))
+        await rig.stop()
+    }
+}
