@@ -38,8 +38,35 @@ public struct AMQPConfiguration: Sendable {
         }
     }
 
+    /// A broker node's address.
+    public struct Node: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        /// Reads `host:port` (or `host`, with `defaultPort`; IPv6 in brackets).
+        public init(_ text: String, defaultPort: Int) throws(AMQPError) {
+            let text = text.trimmingCharacters(in: .whitespaces)
+            guard let components = URLComponents(string: "amqp://\(text)"), let host = components.host, !host.isEmpty,
+                  components.path.isEmpty
+            else { throw AMQPError(.invalidConfiguration, "'\(text)' is not a broker node (host:port)") }
+            self.init(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: components.port ?? defaultPort)
+        }
+
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// The first node to try (from the URL).
     public var host: String
     public var port: Int
+    /// The cluster's other nodes. The connection tries them in turn when a node cannot be reached or
+    /// is lost, starting after the one it was using: with quorum queues replicated across the
+    /// cluster, any node serves every queue.
+    public var otherNodes: [Node] = []
     public var virtualHost: String
     public var username: String
     /// Never logged; read it from a file, not from a configuration file.
@@ -95,10 +122,16 @@ public struct AMQPConfiguration: Sendable {
                   tls: scheme == "amqps" ? tls : nil)
     }
 
+    /// Every node, in the order they are tried first.
+    public var nodes: [Node] { [Node(host: host, port: port)] + otherNodes.filter { $0 != Node(host: host, port: port) } }
+
     /// `amqp[s]://user@host:port/vhost`, without the password: safe for logs.
-    public var redactedURL: String {
+    public var redactedURL: String { redactedURL(of: Node(host: host, port: port)) }
+
+    /// The URL of `node`, without the password.
+    public func redactedURL(of node: Node) -> String {
         let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost
-        return "\(tls == nil ? "amqp" : "amqps")://\(username)@\(host):\(port)/\(vhost)"
+        return "\(tls == nil ? "amqp" : "amqps")://\(username)@\(node)/\(vhost)"
     }
 
     private static func redacted(_ url: String) -> String {

@@ -146,15 +146,17 @@ public struct SettingsReader {
         }
     }
 
-    /// A list: a YAML sequence in the file, comma-separated in the environment.
+    /// A list: a YAML sequence in the file, comma-separated in the environment; nil when unset or empty.
+    public func stringArray(_ key: String) -> [String]? {
+        let texts = (try? reader.requiredStringArray(forKey: ConfigKey(key)))
+            ?? string(key)?.split(separator: ",").map(String.init)
+        let trimmed = texts?.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return trimmed?.isEmpty == false ? trimmed : nil
+    }
+
+    /// A list of whole numbers (see ``stringArray(_:)``).
     public func intArray(_ key: String) throws(SettingsProblem) -> [Int]? {
-        let texts: [String]?
-        do {
-            texts = try reader.requiredStringArray(forKey: ConfigKey(key))
-        } catch {
-            texts = string(key)?.split(separator: ",").map(String.init)
-        }
-        guard let texts, !texts.isEmpty else { return nil }
+        guard let texts = stringArray(key) else { return nil }
         return try texts.map { text throws(SettingsProblem) in
             guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
                 throw problem(key, "'\(text)' in the list is not a whole number")

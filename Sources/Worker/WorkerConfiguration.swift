@@ -22,7 +22,7 @@ public struct WorkerConfiguration: Sendable {
     /// Every setting `cpis worker` reads, and the older environment names that still set them.
     public static let schema = SettingsSchema(
         keys: [
-            "broker.url", "broker.password", "broker.passwordFile", "broker.tls.ca", "broker.tls.certificate",
+            "broker.url", "broker.nodes", "broker.password", "broker.passwordFile", "broker.tls.ca", "broker.tls.certificate",
             "broker.tls.key", "broker.heartbeatSeconds",
             "topology.triage", "topology.batch", "topology.dead", "topology.unanswered", "topology.deadLetterExchange",
             "topology.results", "topology.retryPrefix", "topology.accessExchange", "topology.audit",
@@ -133,6 +133,13 @@ public struct WorkerConfiguration: Sendable {
                 throw settings.problem("broker.passwordFile", "cannot read \(passwordFile)")
             }
             broker.password = password.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let nodes = settings.stringArray("broker.nodes") {
+            do {
+                broker.otherNodes = try nodes.map { text throws(AMQPError) in try AMQPConfiguration.Node(text, defaultPort: broker.port) }
+            } catch {
+                throw settings.problem("broker.nodes", error.message)
+            }
         }
         broker.heartbeat = .seconds(try settings.int("broker.heartbeatSeconds", default: 30))
         broker.connectionName = connectionName

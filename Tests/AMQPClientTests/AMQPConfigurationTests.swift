@@ -44,4 +44,15 @@ struct AMQPConfigurationTests {
             #expect(Set(delays).count > 1, "no jitter at attempt \(attempt)")
         }
     }
+
+    @Test("cluster nodes read as host:port, the URL's port by default, IPv6 in brackets")
+    func nodes() throws {
+        #expect(try AMQPConfiguration.Node("rabbit-2.example:5673", defaultPort: 5672) == .init(host: "rabbit-2.example", port: 5673))
+        #expect(try AMQPConfiguration.Node(" rabbit-3 ", defaultPort: 5671) == .init(host: "rabbit-3", port: 5671))
+        #expect(try AMQPConfiguration.Node("[::1]:5672", defaultPort: 1).description == "[::1]:5672")
+        #expect(throws: AMQPError.self) { try AMQPConfiguration.Node("amqp://x/", defaultPort: 1) }
+        var configuration = try AMQPConfiguration(url: "amqp://u@rabbit-1:5672/")
+        configuration.otherNodes = [.init(host: "rabbit-1", port: 5672), .init(host: "rabbit-2", port: 5672)]
+        #expect(configuration.nodes.map(\.description) == ["rabbit-1:5672", "rabbit-2:5672"])
+    }
 }

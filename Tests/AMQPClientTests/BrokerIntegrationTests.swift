@@ -65,6 +65,24 @@ struct BrokerIntegrationTests {
         #expect(error?.code == .tlsFailed)
     }
 
+    @Test("with a cluster's nodes listed, a node that cannot be reached is passed over for the next")
+    func failsOverToTheNextNode() async throws {
+        let working = try BrokerEnvironment.configuration()
+        var configuration = working
+        configuration.host = "127.0.0.1"
+        configuration.port = 1   // nothing listens there
+        configuration.otherNodes = [AMQPConfiguration.Node(host: working.host, port: working.port)]
+        let connection = try await AMQPConnection.connect(configuration, logger: BrokerEnvironment.logger)
+        #expect(connection.isConnected)
+        await connection.close()
+
+        configuration.otherNodes = [AMQPConfiguration.Node(host: "127.0.0.1", port: 2)]
+        let error = await #expect(throws: AMQPError.self) {
+            try await AMQPConnection.connect(configuration, logger: BrokerEnvironment.logger)
+        }
+        #expect(error?.message.contains("no node of the cluster could be reached") == true, "\(error?.message ?? "")")
+    }
+
     @Test("a broker certificate that does not name the host is refused")
     func hostnameMismatch() async throws {
         // The development server certificate names localhost and 127.0.0.1, not 127.0.0.2.

@@ -32,6 +32,9 @@ final class ConnectionDriver {
     private var unsent: [PendingPublish] = []
     private var unconfirmed: [UInt64: PendingPublish] = [:]
     private var reconnectAttempt = 0
+    /// The node of `configuration.nodes` in use, or last used.
+    private var nodeIndex = 0
+    private var node: AMQPConfiguration.Node { configuration.nodes[nodeIndex] }
     private var nextReconnect = ContinuousClock.now
     private var closeCompletion: (@Sendable () -> Void)?
 
@@ -53,15 +56,28 @@ final class ConnectionDriver {
     /// Connects, reports the outcome through `started`, then serves until closed.
     /// Returns at once when the first connection fails: a bad setting should be reported, not retried.
     func run(started: (Result<Void, AMQPError>) -> Void) {
-        do {
-            let session = try RabbitMQSession.open(configuration, channelGeneration: channelGeneration)
-            adopt(session)
-        } catch {
+        var failures: [AMQPError] = []
+        for index in configuration.nodes.indices {
+            do {
+                let session = try RabbitMQSession.open(configuration, node: configuration.nodes[index],
+                                                       channelGeneration: channelGeneration)
+                nodeIndex = index
+                adopt(session)
+                break
+            } catch {
+                failures.append(error)
+            }
+        }
+        guard session != nil else {
+            // The one failure, or each node's (a bad setting should be reported, not retried).
+            let error = failures.count == 1 ? failures[0]
+                : AMQPError(failures.last?.code ?? .connectionFailed, "no node of the cluster could be reached: "
+                    + failures.map(\.message).joined(separator: "; "))
             mailbox.refuseFurtherCommands().forEach { $0.fail(error) }
             started(.failure(error))
             return
         }
-        logger.info("connected to \(configuration.redactedURL)")
+        logger.info("connected to \(configuration.redactedURL(of: node))")
         started(.success(()))
 
         while closeCompletion == nil {
@@ -270,7 +286,7 @@ final class ConnectionDriver {
 
     private func dropConnection(after error: AMQPError) {
         guard let lost = session else { return }
-        logger.warning("connection to \(configuration.redactedURL) lost, reconnecting: \(error)")
+        logger.warning("connection to \(configuration.redactedURL(of: node)) lost, reconnecting: \(error)")
         lost.abandon()
         session = nil
         status.isConnected.store(false, ordering: .releasing)
@@ -288,11 +304,13 @@ final class ConnectionDriver {
     private func reconnectIfDue() {
         guard ContinuousClock.now >= nextReconnect else { return }
         reconnectAttempt += 1
+        // Each attempt tries the next node of the cluster, starting after the one that was lost.
+        nodeIndex = (nodeIndex + 1) % configuration.nodes.count
         do {
-            let session = try RabbitMQSession.open(configuration, channelGeneration: channelGeneration)
+            let session = try RabbitMQSession.open(configuration, node: node, channelGeneration: channelGeneration)
             adopt(session)
             status.recoveries.add(1, ordering: .relaxed)
-            logger.info("reconnected to \(configuration.redactedURL) after \(reconnectAttempt) attempt(s)")
+            logger.info("reconnected to \(configuration.redactedURL(of: node)) after \(reconnectAttempt) attempt(s)")
             reconnectAttempt = 0
             restoreState()
         } catch {
@@ -338,7 +356,7 @@ final class ConnectionDriver {
         unsent.forEach { $0.completion(.failure(closed)) }
         unconfirmed.values.forEach { $0.completion(.failure(closed)) }
         mailbox.refuseFurtherCommands().forEach { $0.fail(closed) }
-        logger.info("connection to \(configuration.redactedURL) closed")
+        logger.info("connection to \(configuration.redactedURL(of: node)) closed")
         closeCompletion?()
     }
 }

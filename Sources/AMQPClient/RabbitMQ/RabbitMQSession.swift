@@ -34,16 +34,16 @@ final class RabbitMQSession {
         self.channelGeneration = channelGeneration
     }
 
-    /// Connects, logs in and opens a channel in confirm mode.
-    static func open(_ configuration: AMQPConfiguration, channelGeneration: UInt64) throws(AMQPError)
-        -> RabbitMQSession
+    /// Connects to `node`, logs in and opens a channel in confirm mode.
+    static func open(_ configuration: AMQPConfiguration, node: AMQPConfiguration.Node, channelGeneration: UInt64)
+        throws(AMQPError) -> RabbitMQSession
     {
         guard let state = amqp_new_connection() else {
             throw AMQPError(.connectionFailed, "rabbitmq-c could not allocate a connection")
         }
         let session = RabbitMQSession(state: state, channelGeneration: channelGeneration)
         do {
-            try session.connect(configuration)
+            try session.connect(configuration, node: node)
             try session.openChannel()
             return session
         } catch {
@@ -52,7 +52,7 @@ final class RabbitMQSession {
         }
     }
 
-    private func connect(_ configuration: AMQPConfiguration) throws(AMQPError) {
+    private func connect(_ configuration: AMQPConfiguration, node: AMQPConfiguration.Node) throws(AMQPError) {
         let arena = RabbitMQArena()
         let socket: OpaquePointer?
         if let tls = configuration.tls {
@@ -74,13 +74,13 @@ final class RabbitMQSession {
         guard let socket else { throw AMQPError(.connectionFailed, "could not create a socket") }
 
         var connectTimeout = timeval(configuration.connectTimeout)
-        let status = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &connectTimeout)
+        let status = amqp_socket_open_noblock(socket, node.host, Int32(node.port), &connectTimeout)
         if status != AMQP_STATUS_OK.rawValue {
             let tlsFailure = [AMQP_STATUS_SSL_ERROR, AMQP_STATUS_SSL_CONNECTION_FAILED,
                               AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED, AMQP_STATUS_SSL_PEER_VERIFY_FAILED]
                 .contains { $0.rawValue == status }
             throw AMQPError(tlsFailure ? .tlsFailed : .connectionFailed,
-                            "cannot connect to \(configuration.host):\(configuration.port): \(Self.describe(status))")
+                            "cannot connect to \(node): \(Self.describe(status))")
         }
         var handshakeTimeout = timeval(configuration.connectTimeout)
         var rpcTimeout = timeval(configuration.rpcTimeout)
@@ -93,7 +93,7 @@ final class RabbitMQSession {
                                           heartbeatSeconds, &clientProperties,
                                           configuration.username, configuration.password)
         do {
-            try check(reply, "login to \(configuration.redactedURL)")
+            try check(reply, "login to \(configuration.redactedURL(of: node))")
         } catch where error.replyCode == 403 || error.code == .connectionLost {
             // RabbitMQ closes the socket or sends ACCESS_REFUSED (403) on bad credentials.
             throw AMQPError(.authenticationFailed,
