@@ -10,7 +10,9 @@
 #
 # Ports (environment, defaults): CPIS_BROKER_PORT 5682 (AMQP), CPIS_BROKER_TLS_PORT 5681 (AMQPS);
 # the Erlang distribution and epmd ports are derived from CPIS_BROKER_PORT so two nodes on different
-# ports never meet.
+# ports never meet. For a cluster (Deploy/cluster-test.sh), nodes meet through one epmd port
+# (CPIS_BROKER_EPMD_PORT) and share an Erlang cookie (CPIS_BROKER_COOKIE); CPIS_BROKER_KEEP_EPMD=1
+# leaves that epmd running when one node stops.
 set -euo pipefail
 
 action=${1:?usage: $0 start|stop DIR}
@@ -26,7 +28,7 @@ if [[ $action == stop && -f $dir/ports ]]; then
 fi
 amqps_port=${CPIS_BROKER_TLS_PORT:-5681}
 dist_port=$((amqp_port + 10000))
-epmd_port=$((amqp_port + 10001))
+epmd_port=${CPIS_BROKER_EPMD_PORT:-$((amqp_port + 10001))}
 node="cpis-$amqp_port@localhost"
 
 # Debian's rabbitmq-server refuses to run as root and drops to the rabbitmq user; so do we.
@@ -55,7 +57,11 @@ start() {
     [[ -x $rabbit_bin/rabbitmq-server ]] || {
         echo "rabbitmq-server is not installed: run Deploy/install-dependencies.sh" >&2; exit 1; }
     mkdir -p "$dir/log" "$dir/mnesia"
-    echo "amqp_port=$amqp_port" > "$dir/ports"
+    printf 'amqp_port=%s\nCPIS_BROKER_EPMD_PORT=%s\n' "$amqp_port" "$epmd_port" > "$dir/ports"
+    if [[ -n ${CPIS_BROKER_COOKIE:-} ]]; then
+        printf '%s' "$CPIS_BROKER_COOKIE" > "$dir/.erlang.cookie"
+        chmod 400 "$dir/.erlang.cookie"
+    fi
     "$here/generate-certificates.sh" "$dir/certs" >/dev/null
     : > "$dir/rabbitmq-env.conf"
     echo '[].' > "$dir/enabled_plugins"
@@ -111,8 +117,8 @@ stop() {
         for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
         kill -9 "$pid" 2>/dev/null || true
     fi
-    # The epmd our node started listens on its own port: stop that one only.
-    as_broker_user env ERL_EPMD_PORT="$epmd_port" epmd -kill >/dev/null 2>&1 || true
+    # The epmd our node started listens on its own port: stop that one only (a cluster's is shared).
+    [[ ${CPIS_BROKER_KEEP_EPMD:-0} == 1 ]] || as_broker_user env ERL_EPMD_PORT="$epmd_port" epmd -kill >/dev/null 2>&1 || true
     echo "RabbitMQ node $node stopped"
 }
 
