@@ -1,6 +1,9 @@
 /// The metadata keys of the product's log lines, one name each everywhere, so that a log shipper's
 /// queries (and a person's grep) find every line about a request.
 ///
+/// HTTPTransport and AMQPClient, libraries that know nothing of the product, use the same names for
+/// the keys they share with it (`peer`, `reason`, `error`).
+///
 /// Patient data never goes in a value unmasked: an NHS number is logged as `NHSNumber.masked`
 /// (and ``LineLogHandler`` masks any that slips through).
 public enum LogKey {

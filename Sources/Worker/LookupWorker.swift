@@ -5,6 +5,7 @@ import Foundation
 import HTTPTransport
 import Logging
 import Metrics
+import Observability
 import Settings
 import Synchronization
 
@@ -195,7 +196,7 @@ public final class LookupWorker: Sendable {
                 slots[slot].async { [self] in run(lookup, slot: slot, possibleRepeat: possibleRepeat) }
             case .acknowledgeDuplicate(let delivery, let requestId):
                 logger.info("redelivery of a request already settled: acknowledged, not answered again",
-                            metadata: ["request": "\(requestId)"])
+                            metadata: [LogKey.request: "\(requestId)"])
                 connection.ack(delivery) { _ in }
             case .giveBack(let delivery):
                 connection.nack(delivery, requeue: true) { _ in }
@@ -307,7 +308,7 @@ public final class LookupWorker: Sendable {
                 logger.warning("""
                     possible repeat: this request was redelivered after the worker holding it stopped without settling \
                     it, so CP-IS may have been asked twice; the access notification says so
-                    """, metadata: ["request": "\(job.requestId)"])
+                    """, metadata: [LogKey.request: "\(job.requestId)"])
             }
             let result = LookupResult(requestId: job.requestId, nhsNumber: nhsNumber, answer: answer, attempts: attempt)
             let notification = AccessNotification(
@@ -326,8 +327,8 @@ public final class LookupWorker: Sendable {
             return resultReply(message, failed(.upstreamRejected, text, code: code))
         case .wrongPatient(let text):
             perform(machine.withLock { $0.callAnswered(now: Date()) })
-            logger.critical("SAFETY: \(text)", metadata: ["request": "\(job.requestId)",
-                                                          "nhs_number": "\(job.request.nhsNumber.masked)"])
+            logger.critical("SAFETY: \(text)", metadata: [LogKey.request: "\(job.requestId)",
+                                                          LogKey.nhsNumber: "\(job.request.nhsNumber.masked)"])
             return resultReply(message, failed(.wrongPatient, text))
         case .notSent(let text):
             return refusalReply(message, IntakeRefusal(kind: .invalidRequest, message: text, requestId: job.requestId,
@@ -364,7 +365,7 @@ public final class LookupWorker: Sendable {
         return Reply(messages: [Outgoing(message: retry, exchange: topology.retryName(step: step),
                                          routingKey: topology.queue(for: job.lane))],
                      settlement: .retried, counted: .retried, logMessage: "SMSP unavailable, retrying",
-                     logMetadata: ["request": "\(job.requestId)", "attempt": "\(attempt)", "reason": "\(reason)"])
+                     logMetadata: [LogKey.request: "\(job.requestId)", LogKey.attempts: "\(attempt)", LogKey.reason: "\(reason)"])
     }
 
     private func refusalReply(_ message: AMQPMessage, _ refusal: IntakeRefusal, lane: LookupLane) -> Reply {
@@ -383,7 +384,7 @@ public final class LookupWorker: Sendable {
         }
         return Reply(messages: messages, settlement: .answered, counted: .parked(result), logLevel: .warning,
                      logMessage: "request refused", logMetadata: [
-            "request": "\(refusal.requestId)", "kind": "\(refusal.kind.rawValue)", "reason": "\(refusal.message)"])
+            LogKey.request: "\(refusal.requestId)", LogKey.kind: "\(refusal.kind.rawValue)", LogKey.reason: "\(refusal.message)"])
     }
 
     private func resultReply(_ message: AMQPMessage, _ result: LookupResult) -> Reply {
@@ -392,8 +393,8 @@ public final class LookupWorker: Sendable {
                                         ?? message.properties.messageId, replyTo: replyTo)
         return Reply(messages: [Outgoing(message: published, exchange: "", routingKey: replyTo ?? topology.results)],
                      settlement: .answered, counted: .answered(result), logMessage: "lookup answered",
-                     logMetadata: ["request": "\(result.requestId)", "outcome": "\(result.outcome.rawValue)",
-                                   "attempts": "\(result.attempts)"])
+                     logMetadata: [LogKey.request: "\(result.requestId)", LogKey.outcome: "\(result.outcome.rawValue)",
+                                   LogKey.attempts: "\(result.attempts)"])
     }
 
     /// The result's `message_id` is derived from the request's: publishing is at-least-once (a
@@ -510,7 +511,7 @@ public final class LookupWorker: Sendable {
         reply.counted = .unanswered(result)
         reply.logLevel = .warning
         reply.logMessage = "dead-lettered request answered"
-        reply.logMetadata["reason"] = "\(reason)"
+        reply.logMetadata[LogKey.reason] = "\(reason)"
         settle(delivery, reply, lane: nil, receivedAt: Date()) { [self] settlement in
             if settlement == .answered { machine.withLock { $0.rememberSettled(requestId) } }
         }
