@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "cpisTests", dependencies: ["CPISDomain"], swiftSettings: strictSwift),
         .testTarget(name: "SMSPSimulatorTests", dependencies: ["SMSPSimulator", "CPISDomain", "TestSupport"],
                     swiftSettings: strictSwift),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "TestSupport", "SMSPSimulator", "HTTPTransport"],
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "TestSupport", "SMSPSimulator", "HTTPTransport", "Yams"],
                     swiftSettings: strictSwift),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: strictSwift),
     ]
