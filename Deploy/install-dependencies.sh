@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, whatever the build, the tests and the local run need and the
 # machine lacks: rabbitmq-c, libxml2 and OpenSSL headers, RabbitMQ itself, and openssl for the
-# development certificates. Does nothing when all of it is there. Needs root (or sudo) to install.
+# development certificates; and pika, from PyPI, for the EPR client example. Does nothing when all of
+# it is there. Needs root (or sudo) to install Debian's packages.
 set -euo pipefail
 
 missing=()
@@ -13,6 +14,13 @@ command -v openssl >/dev/null || missing+=(openssl)
 [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || missing+=(rabbitmq-server)
 # The tests check published messages against the contract's JSON Schemas with Python's jsonschema.
 python3 -c 'import jsonschema' 2>/dev/null || missing+=(python3-jsonschema)
+
+# The EPR client example (examples/epr_client.py), which the tests run, needs pika. It comes from PyPI
+# for the python3 on the PATH: that may be a pyenv Python, which Debian's python3-pika would not reach.
+if ! python3 -c 'import pika' 2>/dev/null; then
+    echo "installing: pika (PyPI)"
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check pika
+fi
 
 if (( ${#missing[@]} == 0 )); then
     exit 0

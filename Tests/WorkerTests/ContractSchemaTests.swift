@@ -12,30 +12,36 @@ struct ContractSchemaTests {
 
     /// The problems `jsonschema` finds in each instance (empty when all are valid).
     static func problems(_ instances: [Data], schema: String) throws -> [String] {
+        try problems(instances, schemaFile: schemas.appending(path: "\(schema).schema.json"))
+    }
+
+    /// The problems `jsonschema` finds in each instance against the schema in `schemaFile`, by the
+    /// draft its `$schema` names (2020-12 when it names none).
+    static func problems(_ instances: [Data], schemaFile: URL) throws -> [String] {
         let script = """
             import json, sys
             from jsonschema import Draft202012Validator
-            validator = Draft202012Validator(json.load(open(sys.argv[1])))
+            from jsonschema.validators import validator_for
+            schema = json.load(open(sys.argv[1]))
+            validator = validator_for(schema, default=Draft202012Validator)(schema)
             for index, instance in enumerate(json.load(sys.stdin)):
                 for error in validator.iter_errors(instance):
                     print(f"instance {index}: {'/'.join(map(str, error.absolute_path))}: {error.message}")
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, schemas.appending(path: "\(schema).schema.json").path]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
         let array = "[" + instances.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",") + "]"
-        input.fileHandleForWriting.write(Data(array.utf8))
-        try input.fileHandleForWriting.close()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ToolFailure(description: "python3 jsonschema failed (\(process.terminationStatus)): is it installed?")
+        let (status, printed) = try Python.run(["-c", script, schemaFile.path], input: Data(array.utf8))
+        guard status == 0 else {
+            throw ToolFailure(description: "python3 jsonschema failed (\(status)): is it installed?")
         }
         return printed.split(separator: "\n").map(String.init)
+    }
+
+    /// The same, against a schema given as JSON (e.g. one of the AsyncAPI document's).
+    static func problems(_ instances: [Data], schemaJSON: Data) throws -> [String] {
+        let file = FileManager.default.temporaryDirectory.appending(path: "schema-\(UUID().uuidString).json")
+        try schemaJSON.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        return try problems(instances, schemaFile: file)
     }
 
     @Test("results and notifications of every kind validate; the validator does catch a bad one")
@@ -80,4 +86,32 @@ struct ContractSchemaTests {
 /// A tool the tests run did not work.
 struct ToolFailure: Error, CustomStringConvertible {
     let description: String
+}
+
+/// `python3`, the first on the PATH, as the tests use it: JSON Schema validation (Python's jsonschema,
+/// the reference implementation) and the EPR client example.
+enum Python {
+    /// Runs `python3 arguments...` with `input` on its standard input; returns its exit status and what
+    /// it printed on standard output (and on standard error, when `mergingErrors`; else that goes to
+    /// the test's own).
+    static func run(_ arguments: [String], input: Data? = nil, mergingErrors: Bool = false) throws
+        -> (status: Int32, output: String)
+    {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        process.currentDirectoryURL = WorkerRig.packageRoot
+        let standardInput = Pipe(), output = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : standardInput
+        process.standardOutput = output
+        if mergingErrors { process.standardError = output }
+        try process.run()
+        if let input {
+            standardInput.fileHandleForWriting.write(input)
+            try standardInput.fileHandleForWriting.close()
+        }
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, printed)
+    }
 }
