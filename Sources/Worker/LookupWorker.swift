@@ -84,6 +84,9 @@ public final class LookupWorker: Sendable {
         }
         let worker = LookupWorker(settings: configuration.worker, connection: connection, smsp: smsp, logger: logger)
         do {
+            if configuration.worker.authorisation.odsCodesByUser != nil {
+                try await checkMayRelayRequests(on: connection, as: configuration.broker.username)
+            }
             try await worker.start()
         } catch {
             await connection.close()
@@ -91,6 +94,27 @@ public final class LookupWorker: Sendable {
             throw error
         }
         return worker
+    }
+
+    /// With authorisation on, each request carries its EPR's `user_id`, and the worker publishes
+    /// requests again unchanged (to the retry queues, to the parking lot). RabbitMQ accepts another
+    /// user's `user_id` only from a user with the `impersonator` tag: better found out at start than
+    /// at the first retry, which would close the channel and hand the request back, again and again.
+    static func checkMayRelayRequests(on connection: AMQPConnection, as username: String) async throws(AMQPError) {
+        let probe = "cpis.worker.relay-check.\(FreshUUID.string().lowercased())"
+        try await connection.declare(AMQPQueue(name: probe, durable: false, exclusive: true, autoDelete: true))
+        do {
+            try await connection.publish(AMQPMessage("", properties: AMQPProperties(userId: "cpis-relay-check")),
+                                         routingKey: probe)
+        } catch {
+            try? await connection.deleteQueue(probe)
+            throw AMQPError(.invalidConfiguration, """
+                the worker's broker user '\(username)' may not publish a message with another user's user_id, which it \
+                must do to retry and to park EPRs' requests (RabbitMQ said: \(error.message)). Give it RabbitMQ's \
+                impersonator tag: rabbitmqctl set_user_tags \(username) impersonator
+                """)
+        }
+        try await connection.deleteQueue(probe)
     }
 
     /// Declares the topology and starts consuming.

@@ -203,3 +203,31 @@ struct WorkerSafetyTests {
         await rig.stop()
     }
 }
+
+/// The worker's broker user must be allowed to relay EPRs' requests (their user_id) when
+/// authorisation is on: checked at start, not discovered at the first retry.
+@Suite("worker: the broker user's rights", .serialized, .timeLimit(.minutes(2)))
+struct WorkerBrokerUserTests {
+    @Test("with authorisation on, a worker user without RabbitMQ's impersonator tag is refused at start, saying what to do")
+    func impersonatorNeeded() async throws {
+        let rig = try await WorkerRig(startWorker: false)
+        var configuration = rig.configuration
+        configuration.worker.authorisation = Authorisation(odsCodesByUser: ["epr-whittington": ["RKE"]])
+        for (name, tag) in [("cpis-worker-untagged", nil), ("cpis-worker-tagged", "impersonator")] as [(String, String?)] {
+            configuration.broker.username = name
+            configuration.broker.password = try ContractDocumentsTests.brokerUser(name, tag: tag)
+            if tag == nil {
+                let error = await #expect(throws: AMQPError.self) {
+                    _ = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
+                }
+                #expect(error?.message.contains("rabbitmqctl set_user_tags cpis-worker-untagged impersonator") == true,
+                        "\(error?.message ?? "")")
+            } else {
+                let worker = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
+                await worker.shutdown()
+            }
+            try BrokerEnvironment.ctl("delete_user", name)
+        }
+        await rig.stop()
+    }
+}
