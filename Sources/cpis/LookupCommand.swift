@@ -45,7 +45,7 @@ struct LookupCommand: AsyncParsableCommand {
         let requestId = FreshUUID.string()
         try await connection.publish(AMQPMessage(body: request.json(), properties: AMQPProperties(
             contentType: "application/json", replyTo: "amq.rabbitmq.reply-to", expiration: String(timeout * 1000),
-            messageId: requestId, userId: configuration.username)),
+            messageId: requestId, timestamp: Date(), userId: configuration.username)),
             routingKey: lane == "batch" ? "cpis.lookup.batch" : "cpis.lookup.triage", mandatory: true)
         let answer = await withTaskGroup(of: AMQPDelivery?.self) { group in
             group.addTask { await replies.stream.first { _ in true } }
