@@ -181,26 +181,26 @@ public struct SettingsReader {
 
     /// An open map from the file: each name's number.
     public func numbers(_ key: String) throws(SettingsProblem) -> [String: Double]? {
-        guard let mapping = openMaps[key]?.mapping else { return nil }
-        var numbers: [String: Double] = [:]
-        for (name, value) in mapping {
-            guard let name = name.string, let number = value.string.flatMap(Double.init) else {
-                throw problem(key, "every entry must be a name with a number")
-            }
-            numbers[name] = number
-        }
-        return numbers
+        try entries(key, "a number") { $0.string.flatMap(Double.init) }
     }
 
     /// An open map from the file: each name's text.
     public func texts(_ key: String) throws(SettingsProblem) -> [String: String]? {
+        try entries(key, "a value") { $0.string }
+    }
+
+    private func entries<Value>(_ key: String, _ what: String, _ read: (Yams.Node) -> Value?) throws(SettingsProblem)
+        -> [String: Value]?
+    {
         guard let mapping = openMaps[key]?.mapping else { return nil }
-        var texts: [String: String] = [:]
+        var entries: [String: Value] = [:]
         for (name, value) in mapping {
-            guard let name = name.string, let text = value.string else { throw problem(key, "every entry must be a name with a value") }
-            texts[name] = text
+            guard let name = name.string, let entry = read(value) else {
+                throw problem(key, "every entry must be a name with \(what)")
+            }
+            entries[name] = entry
         }
-        return texts
+        return entries
     }
 
     /// A problem with `key`, naming where it can be set.
