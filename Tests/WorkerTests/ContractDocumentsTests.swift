@@ -363,13 +363,13 @@ struct ContractDocumentsTests {
         // AsyncAPI examples); the worker has its own, which may republish requests with their user_id.
         let user = "epr-whittington", workerUser = "cpis-worker"
         var eprConfiguration = try BrokerEnvironment.configuration()
-        (eprConfiguration.username, eprConfiguration.password) = (user, try Self.brokerUser(user))
+        (eprConfiguration.username, eprConfiguration.password) = (user, try WorkerRig.brokerUser(user))
         let epr = try await AMQPConnection.connect(eprConfiguration, logger: BrokerEnvironment.logger)
         let rig = try await WorkerRig(maximumAttempts: 5, authorisation: Authorisation(odsCodesByUser: [user: ["RKE"]]),
                                       startWorker: false)
         var configuration = rig.configuration
         (configuration.broker.username, configuration.broker.password)
-            = (workerUser, try Self.brokerUser(workerUser, tag: "impersonator"))
+            = (workerUser, try WorkerRig.brokerUser(workerUser, tag: "impersonator"))
         let worker = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
         func send(_ body: Data, id: String, lane: LookupLane = .triage, sentAgo: TimeInterval? = nil,
                   expiration: String? = nil) async throws {
@@ -465,16 +465,6 @@ struct ContractDocumentsTests {
         await epr.close()
         await rig.stop()
         for name in [user, workerUser] { try BrokerEnvironment.ctl("delete_user", name) }
-    }
-
-    /// Creates a broker user on the test broker (anew), with every permission on "/" and `tag`; returns its password.
-    static func brokerUser(_ name: String, tag: String? = nil) throws -> String {
-        let password = "test-\(UUID().uuidString)"
-        _ = try? BrokerEnvironment.ctl("delete_user", name)
-        try BrokerEnvironment.ctl("add_user", name, password)
-        try BrokerEnvironment.ctl("set_permissions", "-p", "/", name, ".*", ".*", ".*")
-        if let tag { try BrokerEnvironment.ctl("set_user_tags", name, tag) }
-        return password
     }
 
     /// A message body for comparison: its times (which change with every run) replaced, keys sorted.

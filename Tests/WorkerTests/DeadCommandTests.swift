@@ -30,6 +30,7 @@ struct DeadCommandTests {
         let rig = try await WorkerRig(startWorker: false)
         var strict = rig.configuration
         strict.worker.authorisation = Authorisation(odsCodesByUser: ["epr-whittington": ["RKE"]])
+        try WorkerRig.relayRequests(&strict)
         let first = try await LookupWorker.start(strict, logger: WorkerRig.quietLogger)
         // Three from a broker user the worker does not know, two that are not lookups at all.
         let refused = [try await rig.send(WorkerRig.body("9990000018")), try await rig.send(WorkerRig.body("9990000042")),

@@ -59,11 +59,13 @@ final class WorkerRig: Sendable {
         worker.breakerFailureThreshold = breakerFailureThreshold
         worker.breakerCoolDown = .milliseconds(500)
         worker.shutdownGracePeriod = .seconds(5)
-        configuration = WorkerConfiguration(
+        var configuration = WorkerConfiguration(
             broker: try BrokerEnvironment.configuration(),
             smspIdentity: SMSPIdentity(endpoint: "https://localhost:\(server.port)/smsp/cpis", username: "worker-test"),
             smspTLS: try Certificates.client(),
             schemaDirectory: nil, worker: worker)
+        if authorisation.odsCodesByUser != nil { try Self.relayRequests(&configuration) }
+        self.configuration = configuration
 
         epr = try await BrokerEnvironment.connect()
         replyQueue = "\(topology.triage).replies"
@@ -72,6 +74,23 @@ final class WorkerRig: Sendable {
         try await epr.consume(AMQPConsumer(queue: replyQueue, tag: "replies", prefetch: 0, acknowledgement: .automatic),
                               handler: replies.handler)
         if startWorker { try await start() }
+    }
+
+    /// With authorisation on, a worker needs a broker user with RabbitMQ's impersonator tag (it
+    /// checks at start): the test broker's `guest` stays the EPRs' user.
+    static func relayRequests(_ configuration: inout WorkerConfiguration) throws {
+        let name = "cpis-test-worker"
+        (configuration.broker.username, configuration.broker.password) = (name, try brokerUser(name, tag: "impersonator"))
+    }
+
+    /// Creates a broker user on the test broker (anew), with every permission on "/" and `tag`; returns its password.
+    static func brokerUser(_ name: String, tag: String? = nil) throws -> String {
+        let password = "test-\(UUID().uuidString)"
+        _ = try? BrokerEnvironment.ctl("delete_user", name)
+        try BrokerEnvironment.ctl("add_user", name, password)
+        try BrokerEnvironment.ctl("set_permissions", "-p", "/", name, ".*", ".*", ".*")
+        if let tag { try BrokerEnvironment.ctl("set_user_tags", name, tag) }
+        return password
     }
 
     func start() async throws {

@@ -215,7 +215,7 @@ struct WorkerBrokerUserTests {
         configuration.worker.authorisation = Authorisation(odsCodesByUser: ["epr-whittington": ["RKE"]])
         for (name, tag) in [("cpis-worker-untagged", nil), ("cpis-worker-tagged", "impersonator")] as [(String, String?)] {
             configuration.broker.username = name
-            configuration.broker.password = try ContractDocumentsTests.brokerUser(name, tag: tag)
+            configuration.broker.password = try WorkerRig.brokerUser(name, tag: tag)
             if tag == nil {
                 let error = await #expect(throws: AMQPError.self) {
                     _ = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
