@@ -114,6 +114,13 @@ enum OpenSSLError {
         describe(takeAll())
     }
 
+    /// Empties this thread's queue before an `SSL_*` call, so that `SSL_get_error` reads only that
+    /// call's errors. Looking first is cheaper than clearing, and the queue is nearly always empty:
+    /// every failure handled here takes its errors.
+    static func clearStale() {
+        if ERR_peek_error() != 0 { ERR_clear_error() }
+    }
+
     /// Empties this thread's queue.
     static func takeAll() -> [UInt] {
         var codes: [UInt] = []

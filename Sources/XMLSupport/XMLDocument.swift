@@ -24,7 +24,7 @@ public final class XMLDocument {
     // libxml2 parser options. Deliberately absent: NOENT (substitute entities), DTDLOAD, DTDATTR,
     // DTDVALID (load and apply external DTDs) and HUGE (lift the safety limits).
     private static let parserOptions = Int32(bitPattern: XML_PARSE_NONET.rawValue
-        | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue)
+        | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue | XML_PARSE_COMPACT.rawValue)
 
     /// Parses `bytes` as an XML document (UTF-8 unless the document declares its encoding).
     ///

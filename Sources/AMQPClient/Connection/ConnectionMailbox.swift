@@ -73,7 +73,8 @@ final class ConnectionMailbox: Sendable {
         let milliseconds = Int32(clamping: max(0, timeout.components.seconds * 1000
             + timeout.components.attoseconds / 1_000_000_000_000_000))
         _ = poll(&fds, nfds_t(fds.count), milliseconds)
-        var drain = [UInt8](repeating: 0, count: 64)
-        while read(wakeReader, &drain, drain.count) > 0 {}
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { drain in
+            while read(wakeReader, drain.baseAddress, drain.count) > 0 {}
+        }
     }
 }
