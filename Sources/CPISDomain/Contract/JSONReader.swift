@@ -77,7 +77,19 @@ struct JSONReader {
 
     private mutating func string() throws(Invalid) -> String {
         guard take(UInt8(ascii: "\"")) else { throw Invalid() }
-        var text: [UInt8] = []
+        // Most strings have no escapes: made straight from the bytes.
+        let start = index
+        var end = start
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 {
+            end += 1
+        }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            index = end + 1
+            guard let string = String(validating: bytes[start..<end], as: UTF8.self) else { throw Invalid() }
+            return string
+        }
+        var text = Array(bytes[start..<end])
+        index = end
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
