@@ -52,6 +52,11 @@ public enum HL7Time {
         return CalendarDate(year: number(0..<4), month: number(4..<6), day: number(6..<8))
     }
 
+    /// `yyyyMMddHHmmss` in UTC, without an offset (the transmission wrapper's `creationTime`).
+    static func utcDigits(_ date: Date) -> String {
+        digits(date, offset: 0, seconds: true)
+    }
+
     /// `yyyyMMddHHmmss` in UTC, for the query's `effectiveTime`.
     static func timestamp(_ date: Date) -> String {
         digits(date, offset: 0, seconds: true) + "+0000"

@@ -78,11 +78,20 @@ public enum SMSPResponseReader {
 
     // MARK: The answer
 
-    static func readAnswer(_ response: XMLElement) throws(SMSPResponseError) -> CPISAnswer {
-        guard let value = response.child("value"), let code = value.attribute("code"), !code.isEmpty else {
+    /// Reads a `CP-ISNHSQueryResponse`: the SMSP's REPC_MT000012GB01, which carries its response
+    /// code in `value`, or Spine's REPC_MT000007GB01, which has none and is given `responseCode`.
+    static func readAnswer(_ response: XMLElement, responseCode given: ResponseCode? = nil) throws(SMSPResponseError)
+        -> CPISAnswer
+    {
+        let responseCode: ResponseCode
+        if let value = response.child("value"), let code = value.attribute("code"), !code.isEmpty {
+            responseCode = ResponseCode(code: code, displayName: value.attribute("displayName") ?? "")
+        } else if let given {
+            responseCode = given
+        } else {
             throw malformed("the answer has no response code (value/@code)")
         }
-        var answer = CPISAnswer(responseCode: ResponseCode(code: code, displayName: value.attribute("displayName") ?? ""))
+        var answer = CPISAnswer(responseCode: responseCode)
         answer.effectiveTime = response.child("effectiveTime")?.attribute("value").flatMap(HL7Time.date)
         answer.id = response.child("id")?.attribute("root")
         answer.totalAccessRecords = try total(response, "pertinentInformation11", "pertinentTotalReturnedAccessRecords")
@@ -204,11 +213,11 @@ public enum SMSPResponseReader {
                          errorDiagnosticText: info?.descendant(named: "ErrorDiagnosticText")?.trimmedText)
     }
 
-    private static func malformed(_ message: String) -> SMSPResponseError {
+    static func malformed(_ message: String) -> SMSPResponseError {
         SMSPResponseError(.malformedAnswer, message)
     }
 
-    private static func unreadable(_ error: XMLError, body: some Collection<UInt8>) -> SMSPResponseError {
+    static func unreadable(_ error: XMLError, body: some Collection<UInt8>) -> SMSPResponseError {
         let start = String(decoding: body.prefix(512), as: UTF8.self).lowercased()
         if start.contains("<html") || start.contains("<!doctype html") {
             return SMSPResponseError(.unreadable, "the SMSP answered with an HTML page, not SOAP (a proxy or "
