@@ -82,7 +82,14 @@ struct BatchCommandTests {
         #expect(rig.simulator.requestCount - asked == 2000)
         #expect(output.contains("2000 rows, 2000 answered"), "\(output)")
         #expect(error.contains("batch: 2000/2000 answered"), "progress lines when not on a terminal: \(error)")
-        #expect(!FileManager.default.fileExists(atPath: job.results.path + ".sent"), "the journal goes once all is answered")
+        #expect(!FileManager.default.fileExists(atPath: job.results.path + ".journal"), "the journal goes once all is answered")
+        let permissions = try FileManager.default.attributesOfItem(atPath: job.results.path)[.posixPermissions] as? Int
+        #expect(permissions == 0o600, "results hold patient data: readable by their owner only")
+
+        // A second run on the finished results file is refused; nothing is sent again.
+        let again = try job.run(queue: rig.topology.batch)
+        #expect(again.0 != 0 && again.2.contains("already holds the results of a finished batch"), "\(again.2)")
+        #expect(rig.simulator.requestCount - asked == 2000)
         await rig.stop()
     }
 
@@ -121,10 +128,33 @@ struct BatchCommandTests {
 
         let (status, output, error) = try job.run(queue: rig.topology.batch)
         #expect(status == 0, "\(error)")
-        #expect(output.contains("resuming: \(answeredBefore) answered"), "\(output)")
+        #expect(output.contains("\(answeredBefore) answered in patients.results.csv"), "\(output)")
         #expect(try job.outcomes().count == 1000)
         #expect(rig.simulator.requestCount - asked == 1000, "no row asked of CP-IS twice")
         print("[figures] batch killed after \(answeredBefore) of 1000 answered; the re-run collected the rest, 1000 asked once each")
         await rig.stop()
     }
+
+    @Test("a spreadsheet's file (CRLF line ends, a byte-order mark) reads like any other; a changed file cannot resume another's batch")
+    func spreadsheetFileAndChangedFile() async throws {
+        let rig = try await WorkerRig()
+        var job = try Job(rows: [])
+        try Data([0xEF, 0xBB, 0xBF] + Array("nhs_number\r\n9990000018\r\n9434765919\r\n".utf8)).write(to: job.csv)
+        let (status, output, error) = try job.run(queue: rig.topology.batch)
+        #expect(status == 0, "\(error)")
+        #expect(output.contains("2 rows, 2 answered"), "\(output)")
+
+        // Interrupted state left behind (a journal), then the file changed: refused, not resumed.
+        job = try Job(rows: ["9990000018"])
+        try "batch 0123456789abcdef 1234\n".write(to: URL(fileURLWithPath: job.results.path + ".journal"), atomically: true, encoding: .utf8)
+        try "\(BatchResultsHeader.csv)\n".write(to: job.results, atomically: true, encoding: .utf8)
+        let changed = try job.run(queue: rig.topology.batch)
+        #expect(changed.0 != 0 && changed.2.contains("holds the results of another batch file"), "\(changed.2)")
+        await rig.stop()
+    }
+}
+
+/// The results file's header, as `cpis batch` writes it.
+enum BatchResultsHeader {
+    static let csv = "line,request_id,nhs_number,outcome,response_code,records,local_authorities,error_kind,error"
 }

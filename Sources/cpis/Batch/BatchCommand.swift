@@ -11,11 +11,13 @@ struct BatchCommand: AsyncParsableCommand {
         commandName: "batch",
         abstract: "Look up a shift's patients from a CSV file on the batch lane, writing each result as it arrives.",
         discussion: """
-            Every row is checked before anything is sent, and bad rows are reported by line. Requests are published \
-            with broker confirms; results come back on a durable queue of the batch's own, so none is lost if this \
-            stops. Run it again with the same results file to send only what is not answered yet. Exit status: 0 \
-            when every row has its answer (whatever the outcome), 1 for bad rows or options, 3 when some rows are \
-            still unanswered (after --idle-timeout without a result).
+            Every row is checked before anything is sent, and bad rows are reported by line. Each row is journalled \
+            beside the results file, then published with a broker confirm; results come back on a durable queue of \
+            the batch's own (cpis.batch.<batch id>), so none is lost if this stops. Run it again with the same file \
+            and results file to resume: it sends no row twice. Exit status: 0 when every row has its answer \
+            (whatever the outcome), 1 for bad rows, 3 when some rows are still unanswered after --idle-timeout \
+            seconds without a result (run again later; --resend-unanswered sends those again), 64 for wrong \
+            options, and another non-zero status for other failures (the broker unreachable, a file unwritable).
             """
     )
 
@@ -34,14 +36,17 @@ struct BatchCommand: AsyncParsableCommand {
     @Option(help: "The batch lane's queue.")
     var queue = "cpis.lookup.batch"
 
-    @Option(help: "The durable queue the results come back on (default: cpis.batch.<the file's fingerprint>).")
-    var replyQueue: String?
-
     @Option(help: "Stop waiting after this many seconds without a result.")
     var idleTimeout = 300
 
     @Flag(help: "Check every row and stop: nothing is sent.")
     var dryRun = false
+
+    @Flag(help: """
+        Send again the rows sent by an earlier run that never got a result. CP-IS may have been asked about them \
+        already: use it when the requests are known to be lost (their queue deleted, say).
+        """)
+    var resendUnanswered = false
 
     @OptionGroup var broker: BrokerOptions
 
@@ -52,21 +57,28 @@ struct BatchCommand: AsyncParsableCommand {
             return
         }
         let resultsURL = URL(fileURLWithPath: results ?? URL(fileURLWithPath: file).deletingPathExtension().path + ".results.csv")
-        let store = try BatchResults(url: resultsURL)
+        let store: BatchResults
+        do {
+            store = try BatchResults(url: resultsURL, fingerprint: batch.fingerprint)
+        } catch let refusal as BatchResults.Refusal {
+            throw ValidationError(refusal.description)
+        }
         let lines = Set(batch.rows.map(\.line))
         let alreadyAnswered = store.answered.intersection(lines).count
-        let toSend = batch.rows.filter { !store.answered.contains($0.line) && !store.sent.contains($0.line) }
+        let toSend = batch.rows.filter { row in
+            !store.answered.contains(row.line) && (resendUnanswered || !store.journalled.contains(row.line))
+        }
         let run = BatchRun(store: store, progress: BatchProgress(total: batch.rows.count, alreadyAnswered: alreadyAnswered),
-                           batchID: batch.id, lines: lines)
+                           lines: lines)
         if alreadyAnswered > 0 || toSend.count < batch.rows.count - alreadyAnswered {
-            print("resuming: \(alreadyAnswered) answered in \(resultsURL.lastPathComponent), "
+            print("resuming batch \(store.batchID): \(alreadyAnswered) answered in \(resultsURL.lastPathComponent), "
                 + "\(batch.rows.count - alreadyAnswered - toSend.count) sent and awaited, \(toSend.count) to send")
         }
 
         try bootstrapLoggingFromEnvironment(defaultLevel: .warning)
-        let configuration = try await broker.configuration(connectionName: "cpis batch \(batch.id)")
+        let configuration = try await broker.configuration(connectionName: "cpis batch \(store.batchID)")
         let connection = try await AMQPConnection.connect(configuration, logger: Logger(label: "cpis.batch"))
-        let replies = replyQueue ?? "cpis.batch.\(batch.id)"
+        let replies = "cpis.batch.\(store.batchID)"
         try await connection.declare(AMQPQueue.quorum(replies))
         let arrivals = AsyncStream<AMQPDelivery>.makeStream()
         try await connection.consume(AMQPConsumer(queue: replies, tag: "results", prefetch: 200)) {
@@ -74,13 +86,18 @@ struct BatchCommand: AsyncParsableCommand {
         }
         let receiving = Task {
             for await delivery in arrivals.stream {
-                await run.received(delivery)
+                // Acknowledged only once written: a result that cannot be written stays in the queue.
+                guard await run.received(delivery) else { break }
                 try? await connection.ack(delivery)
             }
         }
 
-        try await publish(toSend, batchID: batch.id, replyQueue: replies, username: configuration.username,
-                          on: connection, run: run)
+        do {
+            try await publish(toSend, replyQueue: replies, username: configuration.username, on: connection, run: run)
+        } catch {
+            let message = "publishing stopped: \(error); the rows journalled but not sent are reported unanswered at the end\n"
+            FileHandle.standardError.write(Data(message.utf8))
+        }
         let complete = await run.waitForAll(idleTimeout: .seconds(idleTimeout))
         receiving.cancel()
         arrivals.continuation.finish()
@@ -88,6 +105,7 @@ struct BatchCommand: AsyncParsableCommand {
         await connection.close()
         let summary = try await run.finish(complete: complete)
         print(summary)
+        if let failure = await run.writeFailure { throw ValidationError("cannot write \(resultsURL.path): \(failure)") }
         if !complete { throw ExitCode(3) }
     }
 
@@ -113,22 +131,22 @@ struct BatchCommand: AsyncParsableCommand {
         }
     }
 
-    /// Publishes with confirms, a window of them at a time; each confirmed row goes in the journal.
-    private func publish(_ rows: [BatchFile.Row], batchID: String, replyQueue: String, username: String,
+    /// Journals a window of rows, then publishes them with confirms.
+    private func publish(_ rows: [BatchFile.Row], replyQueue: String, username: String,
                          on connection: AMQPConnection, run: BatchRun) async throws {
         let window = 100
         for start in stride(from: 0, to: rows.count, by: window) {
-            try await withThrowingTaskGroup(of: Int.self) { group in
-                for row in rows[start..<min(rows.count, start + window)] {
+            let chunk = rows[start..<min(rows.count, start + window)]
+            let ids = try await run.journal(lines: chunk.map(\.line))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (row, id) in zip(chunk, ids) {
                     group.addTask {
-                        let id = "\(batchID)-\(row.line)"
                         try await connection.publish(AMQPMessage(body: row.body, properties: AMQPProperties(
                             contentType: "application/json", persistent: true, correlationId: id, replyTo: replyQueue,
                             messageId: id, timestamp: Date(), userId: username)), routingKey: queue, mandatory: true)
-                        return row.line
                     }
                 }
-                for try await line in group { try await run.sent(line) }
+                try await group.waitForAll()
             }
         }
     }
@@ -138,33 +156,41 @@ struct BatchCommand: AsyncParsableCommand {
 private actor BatchRun {
     private let store: BatchResults
     private var progress: BatchProgress
-    private let batchID: String
     private let lines: Set<Int>
     private var lastResult = ContinuousClock.now
+    /// Results that were not this batch's (the queue is the batch's own: they should not exist).
+    private var foreign = 0
+    private(set) var writeFailure: (any Error)?
 
-    init(store: BatchResults, progress: BatchProgress, batchID: String, lines: Set<Int>) {
+    init(store: BatchResults, progress: BatchProgress, lines: Set<Int>) {
         self.store = store
         self.progress = progress
-        self.batchID = batchID
         self.lines = lines
     }
 
-    func sent(_ line: Int) throws {
-        try store.recordSent(line: line)
+    /// Journals rows before they are sent; returns their request ids.
+    func journal(lines: [Int]) throws -> [String] {
+        try store.journal(lines: lines)
+        return lines.map(store.requestID)
     }
 
-    func received(_ delivery: AMQPDelivery) {
+    /// Writes a result; false when it could not be written (the run stops, the result stays queued).
+    func received(_ delivery: AMQPDelivery) -> Bool {
         guard let result = try? JSONSerialization.jsonObject(with: Data(delivery.message.body)) as? [String: Any],
-              let requestId = result["requestId"] as? String, requestId.hasPrefix("\(batchID)-"),
-              let line = Int(requestId.dropFirst(batchID.count + 1)), lines.contains(line)
-        else { return }
+              let line = (result["requestId"] as? String).flatMap(store.line(ofRequestID:)), lines.contains(line)
+        else {
+            foreign += 1
+            return true
+        }
         lastResult = .now
         do {
             if let outcome = try store.record(line: line, result: result, raw: delivery.message.body) {
                 progress.answered(outcome)
             }
+            return true
         } catch {
-            FileHandle.standardError.write(Data("cannot write the results file: \(error)\n".utf8))
+            writeFailure = error
+            return false
         }
     }
 
@@ -172,7 +198,7 @@ private actor BatchRun {
     func waitForAll(idleTimeout: Duration) async -> Bool {
         lastResult = .now
         while progress.answered < progress.total {
-            if ContinuousClock.now - lastResult > idleTimeout { return false }
+            if writeFailure != nil || ContinuousClock.now - lastResult > idleTimeout { return false }
             try? await Task.sleep(for: .milliseconds(200))
             progress.show()
         }
@@ -185,9 +211,10 @@ private actor BatchRun {
         try store.finish(complete: complete)
         let counts = progress.outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         let unanswered = progress.total - progress.answered
-        return "batch \(batchID): \(progress.total) rows, \(progress.answered) answered"
+        return "batch \(store.batchID): \(progress.total) rows, \(progress.answered) answered"
             + (counts.isEmpty ? "" : " (this run: \(counts))")
             + (unanswered > 0 ? ", \(unanswered) NOT answered yet: run again later to collect them" : "")
+            + (foreign > 0 ? "; \(foreign) results that were not this batch's were set aside" : "")
             + "; results in \(store.url.path)"
     }
 }

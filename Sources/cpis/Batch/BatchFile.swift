@@ -25,20 +25,23 @@ struct BatchFile {
     }
 
     let rows: [Row]
-    /// Names the batch across runs: the same file gives the same id, so a re-run resumes it.
-    let id: String
+    /// The file's fingerprint: a re-run resumes a batch only with the file it started from.
+    let fingerprint: String
 
     /// Reads and checks every row before anything is sent; throws the list of bad rows.
     ///
     /// - Parameter requesters: Requester objects (the contract's JSON text) by name; `default` is
     ///   used by rows that name none.
     init(contents: Data, requesters: [String: String]) throws(BatchFileErrors) {
-        let text = String(decoding: contents, as: UTF8.self)
         var rows: [Row] = []
         var bad: [BadRow] = []
         var firstLineOf: [String: Int] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Lines split on the bytes, so that Windows line ends (CRLF, one Character in Swift) and a
+        // byte-order mark, as spreadsheets write them, read like any other file.
+        let bytes = contents.starts(with: [0xEF, 0xBB, 0xBF]) ? contents.dropFirst(3) : contents[...]
+        for (index, lineBytes) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             let line = index + 1
+            let rawLine = String(decoding: lineBytes.last == UInt8(ascii: "\r") ? lineBytes.dropLast() : lineBytes, as: UTF8.self)
             let cells = rawLine.split(separator: ",", omittingEmptySubsequences: false)
                 .map { String($0).trimmed.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
             guard let first = cells.first, !first.isEmpty, !first.hasPrefix("#") else { continue }
@@ -78,7 +81,7 @@ struct BatchFile {
         }
         guard bad.isEmpty else { throw BatchFileErrors(rows: bad) }
         self.rows = rows
-        id = Self.fingerprint(contents)
+        fingerprint = Self.fingerprint(contents)
     }
 
     /// 64-bit FNV-1a of the file, in hex.
