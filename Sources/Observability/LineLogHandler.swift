@@ -83,9 +83,10 @@ public struct LineLogHandler: LogHandler {
 }
 
 /// Finds NHS numbers in free text: ten digits, alone or grouped 3-3-4 with spaces or hyphens, whose
-/// check digit is right, not part of a longer run of digits.
-enum NHSNumberMasking {
-    static func masking(_ text: String) -> String {
+/// check digit is right, not part of a longer run of digits. For log lines, and for what tools print
+/// of messages they did not write (a request id may hold an NHS number).
+public enum NHSNumberMasking {
+    public static func masking(_ text: String) -> String {
         let bytes = Array(text.utf8)
         guard bytes.count >= 10 else { return text }
         var output: [UInt8] = []

@@ -543,11 +543,13 @@ public final class LookupWorker: Sendable {
 
     /// `x-death` is ordered most recent first; older brokers also set `x-first-death-reason` only.
     static func latestDeathReason(_ headers: AMQPTable) -> String? {
-        if case .array(let deaths)? = headers["x-death"], case .table(let latest)? = deaths.first,
-           let reason = latest["reason"]?.stringValue {
-            return reason
-        }
-        return headers["x-last-death-reason"]?.stringValue ?? headers["x-first-death-reason"]?.stringValue
+        latestDeath(headers)?["reason"]?.stringValue
+            ?? headers["x-last-death-reason"]?.stringValue ?? headers["x-first-death-reason"]?.stringValue
+    }
+
+    /// The latest entry of `x-death`.
+    static func latestDeath(_ headers: AMQPTable) -> AMQPTable? {
+        if case .array(let deaths)? = headers["x-death"], case .table(let latest)? = deaths.first { latest } else { nil }
     }
 }
 

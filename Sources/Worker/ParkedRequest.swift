@@ -17,6 +17,8 @@ public struct ParkedRequest: Sendable {
     }
 
     public let requestId: String
+    /// Whether the request had a `message_id` (without one, no result can be matched to it).
+    public let hasRequestID: Bool
     /// The NHS number, masked, when the body has a valid one.
     public let maskedNHSNumber: String?
     public let lane: LookupLane?
@@ -24,7 +26,7 @@ public struct ParkedRequest: Sendable {
     public let kind: String
     public let reason: String
     public let parkedAt: Date?
-    /// SMSP attempts made, or deliveries for a request the broker dead-lettered over its limit.
+    /// SMSP attempts made for it.
     public let attempts: Int
     /// Whether its sender has had its one answer (`rejected`, `expired` or `failed`): a refusal of a
     /// request with a reply-to, and every request the broker dead-lettered (the worker answers those
@@ -35,19 +37,16 @@ public struct ParkedRequest: Sendable {
         let properties = message.properties
         let headers = properties.headers
         requestId = properties.messageId ?? "(no message_id)"
+        hasRequestID = !(properties.messageId ?? "").isEmpty
         maskedNHSNumber = (try? LookupRequest(json: message.body))?.nhsNumber.masked
-        let latestDeath: AMQPTable? = if case .array(let deaths)? = headers["x-death"], case .table(let latest)? = deaths.first {
-            latest
-        } else {
-            nil
-        }
+        let latestDeath = LookupWorker.latestDeath(headers)
         if let kind = headers[Header.errorKind]?.stringValue {
             self.kind = kind
             reason = headers[Header.error]?.stringValue ?? ""
             wasAnswered = properties.replyTo != nil
             parkedAt = headers[Header.parkedAt]?.intValue.map { Date(timeIntervalSince1970: Double($0) / 1000) }
         } else {
-            let death = latestDeath?["reason"]?.stringValue ?? LookupWorker.latestDeathReason(headers) ?? "unknown"
+            let death = LookupWorker.latestDeathReason(headers) ?? "unknown"
             kind = death.replacingOccurrences(of: "_", with: "-")
             reason = switch death {
             case "expired": "waited in its queue past its expiration; answered expired"
@@ -59,14 +58,16 @@ public struct ParkedRequest: Sendable {
         }
         let queue = headers[Header.lane]?.stringValue ?? latestDeath?["queue"]?.stringValue
         lane = LookupLane.allCases.first { $0.rawValue == queue || topology.queue(for: $0) == queue }
-        attempts = Int(headers[LookupIntake.attemptsHeader]?.intValue ?? headers["x-delivery-count"]?.intValue ?? 0)
+        // Not x-delivery-count: in the parking lot that counts the looks at it (`cpis dead list`).
+        attempts = Int(headers[LookupIntake.attemptsHeader]?.intValue ?? 0)
     }
 
-    /// The request to send back to its lane. It gets a new message id, because workers remember the
-    /// old one as answered and would not answer it again; its correlation id stays the original
-    /// request's, so the EPR can match the new result. No expiration and no retry state: replaying
-    /// is a new decision by a person.
-    public func replay(of message: AMQPMessage, replay number: Int = 1) -> AMQPMessage {
+    /// The request to send back to its lane. It gets a new message id, `<original>/replay-<8 hex>`,
+    /// because workers remember the old one as answered and would not answer it again; its
+    /// correlation id stays the original request's, so the EPR can match the new result. A direct
+    /// reply-to address is dropped (the channel that asked is long gone), so the result goes to
+    /// `cpis.lookup.results`. No expiration and no retry state: replaying is a new decision by a person.
+    public func replay(of message: AMQPMessage) -> AMQPMessage {
         var replayed = message
         var properties = message.properties
         for name in [Header.errorKind, Header.error, Header.lane, Header.parkedAt, LookupIntake.attemptsHeader,
@@ -75,9 +76,11 @@ public struct ParkedRequest: Sendable {
                      "x-delivery-count"] {
             properties.headers[name] = nil
         }
-        properties.headers[Header.replayOf] = .string(requestId)
-        properties.correlationId = properties.correlationId ?? properties.messageId
-        properties.messageId = "\(requestId)/replay-\(number)"
+        let original = message.properties.headers[Header.replayOf]?.stringValue ?? requestId
+        properties.headers[Header.replayOf] = .string(original)
+        properties.correlationId = properties.correlationId ?? original
+        properties.messageId = "\(original)/replay-\(FreshUUID.string().prefix(8).lowercased())"
+        if properties.replyTo?.hasPrefix("amq.rabbitmq.reply-to") == true { properties.replyTo = nil }
         properties.expiration = nil
         properties.timestamp = Date()
         replayed.properties = properties

@@ -113,6 +113,15 @@ public struct WorkerConfiguration: Sendable {
             logLevel: logLevel, logFormat: logFormat)
     }
 
+    /// Only the broker and the topology, for the tools that need no more of the worker's settings
+    /// (`cpis dead`, `cpis topology`), on an operations machine without the SMSP's certificates.
+    public static func loadBrokerAndTopology(file: URL?, environment: [String: String], connectionName: String)
+        async throws -> (broker: AMQPConfiguration, topology: WorkerTopology)
+    {
+        let settings = try await SettingsReader.load(file: file, environment: environment, schema: schema)
+        return (try brokerConfiguration(settings, connectionName: connectionName), try topology(settings))
+    }
+
     /// The broker settings (`broker.*`): the worker's, and those of the commands that only talk to
     /// the broker (`cpis lookup`, `cpis broker-check`), which read the environment alone.
     public static func brokerConfiguration(_ settings: SettingsReader, connectionName: String) throws -> AMQPConfiguration {

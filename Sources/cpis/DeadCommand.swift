@@ -3,6 +3,7 @@ import ArgumentParser
 import CPISDomain
 import Foundation
 import Logging
+import Observability
 import Worker
 
 /// `cpis dead`: the parking lot (`cpis.lookup.dead`), for the engineer on call.
@@ -21,13 +22,11 @@ struct DeadCommand: AsyncParsableCommand {
         @Option(help: "Look at no more than this many parked requests.")
         var limit = 1000
 
-        func load() async throws -> WorkerConfiguration {
+        func load() async throws -> (broker: AMQPConfiguration, topology: WorkerTopology) {
             try bootstrapLoggingFromEnvironment(defaultLevel: .warning)
-            var configuration = try await WorkerConfiguration.load(
+            return try await WorkerConfiguration.loadBrokerAndTopology(
                 file: try settingsFile(named: config, default: "Config/worker.yaml"),
-                environment: ProcessInfo.processInfo.environment)
-            configuration.broker.connectionName = "cpis dead"
-            return configuration
+                environment: ProcessInfo.processInfo.environment, connectionName: "cpis dead")
         }
     }
 
@@ -42,18 +41,18 @@ struct DeadCommand: AsyncParsableCommand {
         var kind: String?
 
         func run() async throws {
-            let configuration = try await options.load()
-            let topology = configuration.worker.topology
-            let browsed = try await ParkingLot.browse(configuration, limit: options.limit) { _ in .keep }
+            let (broker, topology) = try await options.load()
+            let browsed = try await ParkingLot.browse(broker: broker, topology: topology, limit: options.limit) { _ in .keep }
             let shown = browsed.parked.filter { kind == nil || $0.kind == kind }
             print("\(topology.dead): \(browsed.total) parked" + (kind.map { ", \(shown.count) of kind \($0)" } ?? "")
                 + (browsed.parked.count < browsed.total ? " (looked at the first \(browsed.parked.count))" : ""))
             guard !shown.isEmpty else { return }
             let rows = [["REQUEST", "NHS NUMBER", "LANE", "KIND", "PARKED (UTC)", "ATTEMPTS", "ANSWERED", "REASON"]]
                 + shown.map { parked in
-                    [parked.requestId, parked.maskedNHSNumber ?? "-", parked.lane?.rawValue ?? "-", parked.kind,
-                     parked.parkedAt.map(UTCTimestamp.string) ?? "-", String(parked.attempts), parked.wasAnswered ? "yes" : "no",
-                     parked.reason]
+                    // Ids and reasons come from senders: an NHS number in them is masked too.
+                    [NHSNumberMasking.masking(parked.requestId), parked.maskedNHSNumber ?? "-", parked.lane?.rawValue ?? "-",
+                     parked.kind, parked.parkedAt.map(UTCTimestamp.string) ?? "-", String(parked.attempts),
+                     parked.wasAnswered ? "yes" : "no", NHSNumberMasking.masking(parked.reason)]
                 }
             let widths = (0..<7).map { column in rows.map { $0[column].count }.max() ?? 0 }
             for row in rows {
@@ -93,29 +92,34 @@ struct DeadCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let configuration = try await options.load()
+            let (broker, topology) = try await options.load()
             let wanted = Set(id)
             var skippedAnswered = 0
-            let browsed = try await ParkingLot.browse(configuration, limit: options.limit) { parked in
+            let browsed = try await ParkingLot.browse(broker: broker, topology: topology, limit: options.limit) { parked in
                 guard all || wanted.contains(parked.requestId) || (kind != nil && parked.kind == kind) else { return .keep }
-                guard parked.lane != nil else { return .keep }
+                guard parked.lane != nil, parked.hasRequestID else { return .keep }
                 guard includeAnswered || !parked.wasAnswered else {
                     skippedAnswered += 1
                     return .keep
                 }
                 return .replay
             }
-            for parked in browsed.replayed {
-                print("replayed \(parked.requestId) (\(parked.maskedNHSNumber ?? "-"), \(parked.kind)) to \(parked.lane?.rawValue ?? "-")")
+            for (parked, newID) in browsed.replayed {
+                print("replayed \(NHSNumberMasking.masking(parked.requestId)) as \(NHSNumberMasking.masking(newID)) "
+                    + "(\(parked.maskedNHSNumber ?? "-"), \(parked.kind)) to \(parked.lane?.rawValue ?? "-")")
             }
             print("\(browsed.replayed.count) replayed")
             if skippedAnswered > 0 {
                 print("\(skippedAnswered) skipped: their sender already had an answer; give --include-answered to ask again")
             }
-            let unknownLane = browsed.parked.filter { $0.lane == nil && (all || wanted.contains($0.requestId) || $0.kind == kind) }
-            if !unknownLane.isEmpty { print("\(unknownLane.count) skipped: no lane recorded (\(unknownLane.map(\.requestId).joined(separator: ", ")))") }
+            let unusable = browsed.parked.filter {
+                ($0.lane == nil || !$0.hasRequestID) && (all || wanted.contains($0.requestId) || $0.kind == kind)
+            }
+            if !unusable.isEmpty {
+                print("\(unusable.count) skipped: no lane or no message_id recorded, so no result could be matched to them")
+            }
             let missing = wanted.subtracting(browsed.parked.map(\.requestId))
-            if !missing.isEmpty { print("not parked: \(missing.sorted().joined(separator: ", "))") }
+            if !missing.isEmpty { print("not parked: \(missing.sorted().map { NHSNumberMasking.masking($0) }.joined(separator: ", "))") }
         }
     }
 }
@@ -128,52 +132,45 @@ enum ParkingLot {
     struct Browsed {
         let total: Int
         let parked: [ParkedRequest]
-        let replayed: [ParkedRequest]
+        /// Each replayed request, with the message id it was sent back under.
+        let replayed: [(ParkedRequest, String)]
     }
 
-    static func browse(_ configuration: WorkerConfiguration, limit: Int,
+    static func browse(broker: AMQPConfiguration, topology: WorkerTopology, limit: Int,
                        choose: (ParkedRequest) -> Choice) async throws -> Browsed {
-        let topology = configuration.worker.topology
-        let connection = try await AMQPConnection.connect(configuration.broker, logger: Logger(label: "cpis.dead"))
+        let connection = try await AMQPConnection.connect(broker, logger: Logger(label: "cpis.dead"))
         let total = try await connection.inspect(queue: topology.dead).readyMessages
-        let wanted = min(total, limit)
+        let wanted = min(total, limit, Int(UInt16.max))
         let arrivals = AsyncStream<AMQPDelivery>.makeStream()
         if wanted > 0 {
-            try await connection.consume(AMQPConsumer(queue: topology.dead, tag: "browse", prefetch: UInt16(clamping: wanted))) {
+            try await connection.consume(AMQPConsumer(queue: topology.dead, tag: "browse", prefetch: UInt16(wanted))) {
                 arrivals.continuation.yield($0)
             }
         } else {
             arrivals.continuation.finish()
         }
-        // Everything asked for arrives at once (it is all prefetched); a quiet second ends the wait.
-        let deliveries = await withTaskGroup(of: [AMQPDelivery].self) { group in
-            group.addTask {
-                var received: [AMQPDelivery] = []
-                for await delivery in arrivals.stream {
-                    received.append(delivery)
-                    if received.count == wanted { break }
-                }
-                return received
-            }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(5))
-                arrivals.continuation.finish()
-                return []
-            }
-            let received = await group.next() ?? []
-            group.cancelAll()
+        // Everything asked for is prefetched at once; if some never come (another consumer holds
+        // them), the wait ends after 5 s with what came.
+        let timer = Task {
+            try? await Task.sleep(for: .seconds(5))
             arrivals.continuation.finish()
-            return received
         }
+        var deliveries: [AMQPDelivery] = []
+        for await delivery in arrivals.stream {
+            deliveries.append(delivery)
+            if deliveries.count == wanted { break }
+        }
+        timer.cancel()
         var parked: [ParkedRequest] = []
-        var replayed: [ParkedRequest] = []
+        var replayed: [(ParkedRequest, String)] = []
         for delivery in deliveries {
             let request = ParkedRequest(delivery.message, topology: topology)
             parked.append(request)
             guard choose(request) == .replay, let lane = request.lane else { continue }
-            try await connection.publish(request.replay(of: delivery.message), routingKey: topology.queue(for: lane), mandatory: true)
+            let message = request.replay(of: delivery.message)
+            try await connection.publish(message, routingKey: topology.queue(for: lane), mandatory: true)
             try await connection.ack(delivery)
-            replayed.append(request)
+            replayed.append((request, message.properties.messageId ?? ""))
         }
         await connection.close()
         return Browsed(total: total, parked: parked, replayed: replayed)

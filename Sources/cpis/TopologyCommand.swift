@@ -18,7 +18,8 @@ struct TopologyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let file = try settingsFile(named: config, default: "Config/worker.yaml")
-        let configuration = try await WorkerConfiguration.load(file: file, environment: [:])
-        print(configuration.worker.topology.definitionsJSON(virtualHost: vhost), terminator: "")
+        let topology = try await WorkerConfiguration.loadBrokerAndTopology(file: file, environment: [:],
+                                                                           connectionName: "cpis topology").topology
+        print(topology.definitionsJSON(virtualHost: vhost), terminator: "")
     }
 }

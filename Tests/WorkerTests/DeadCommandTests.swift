@@ -62,13 +62,17 @@ struct DeadCommandTests {
         let fixed = try await LookupWorker.start(rig.configuration, logger: WorkerRig.quietLogger)
         let replayed = try Self.dead(["replay", "--kind", "unauthorised", "--include-answered"], rig: rig)
         #expect(replayed.output.contains("3 replayed"), "\(replayed.output)")
-        let results = try await rig.results(for: refused.map { "\($0)/replay-1" })
-        #expect(results.count == 3)
-        #expect(results.values.filter { $0["outcome"] as? String == "records-found" }.count == 2)
-        #expect(results.values.filter { $0["outcome"] as? String == "no-record" }.count == 1)
-        let correlations = Set(rig.replies.all.filter { ($0.message.properties.messageId ?? "").contains("/replay-1") }
-            .compactMap(\.message.properties.correlationId))
-        #expect(correlations == Set(refused), "the EPR matches the new results to its original requests")
+        func isReplay(_ delivery: AMQPDelivery) -> Bool {
+            let id = WorkerRig.json(delivery)?["requestId"] as? String ?? ""
+            return refused.contains { id.hasPrefix("\($0)/replay-") }
+        }
+        let replies = try await rig.replies.wait(for: "3 replayed results") { $0.filter(isReplay).count >= 3 }
+            .filter(isReplay)
+        let outcomes = replies.compactMap { WorkerRig.json($0)?["outcome"] as? String }
+        #expect(outcomes.filter { $0 == "records-found" }.count == 2)
+        #expect(outcomes.filter { $0 == "no-record" }.count == 1)
+        #expect(Set(replies.compactMap(\.message.properties.correlationId)) == Set(refused),
+                "the EPR matches the new results to its original requests")
 
         let left = try Self.dead(["list"], rig: rig)
         #expect(left.output.contains("2 parked"), "\(left.output)")
