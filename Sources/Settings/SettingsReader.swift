@@ -18,16 +18,22 @@ public struct SettingsSchema: Sendable {
     /// Keys whose entries are the file's own names (`authorisation.users`: broker user → ODS codes).
     /// They are read from the file only.
     public var openMaps: Set<String>
+    /// Keys that hold lists (a YAML sequence, comma-separated in the environment).
+    public var lists: Set<String>
+    /// Keys that hold secrets: never in a settings file, only in the environment or a secrets file.
+    public var secrets: Set<String>
     /// Environment variables documented before the naming rule, and the key each sets.
     public var legacyEnvironment: [String: String]
     /// What the environment variables start with: `cpis` (`CPIS_`), or `cpis.simulator` for the
     /// simulator (`CPIS_SIMULATOR_`), whose keys would otherwise share names with the worker's.
     public var environmentPrefix: String
 
-    public init(keys: Set<String>, openMaps: Set<String> = [], legacyEnvironment: [String: String] = [:],
-                environmentPrefix: String = "cpis") {
+    public init(keys: Set<String>, openMaps: Set<String> = [], lists: Set<String> = [], secrets: Set<String> = [],
+                legacyEnvironment: [String: String] = [:], environmentPrefix: String = "cpis") {
         self.keys = keys
         self.openMaps = openMaps
+        self.lists = lists
+        self.secrets = secrets
         self.legacyEnvironment = legacyEnvironment
         self.environmentPrefix = environmentPrefix
     }
@@ -68,6 +74,9 @@ public struct SettingsReader {
     private let reader: ConfigReader
     private let file: URL?
     private let schema: SettingsSchema
+    /// Environment variables with the schema's prefix that set no setting (misspelt, or meant for
+    /// another command), each with the nearest known name: for the command to warn about.
+    public let unknownEnvironment: [(name: String, nearest: String?)]
     /// The file's open maps (``SettingsSchema/openMaps``), as YAML.
     private let openMaps: [String: Yams.Node]
 
@@ -80,11 +89,10 @@ public struct SettingsReader {
                                          secretsSpecifier: .dynamic { name, _ in name.hasSuffix("PASSWORD") })
                 .prefixKeys(with: ConfigKey(schema.environmentPrefix)),
         ]
+        if let directory = environment["CPIS_SECRETS_DIRECTORY"] ?? environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
+            providers.append(try secretsProvider(directory: directory, schema: schema))
+        }
         do {
-            if let directory = environment["CPIS_SECRETS_DIRECTORY"] ?? environment["CREDENTIALS_DIRECTORY"],
-               !directory.isEmpty {
-                providers.append(try await DirectoryFilesProvider(directoryPath: FilePath(directory)))
-            }
             if let file {
                 let text = try String(contentsOf: file, encoding: .utf8)
                 let root = try Yams.compose(yaml: text)
@@ -99,8 +107,52 @@ public struct SettingsReader {
         } catch {
             throw SettingsProblem("\(file?.path ?? "settings"): \(error)")
         }
-        return SettingsReader(reader: ConfigReader(providers: providers), file: file, schema: schema, openMaps: openMaps)
+        return SettingsReader(reader: ConfigReader(providers: providers), file: file, schema: schema,
+                              unknownEnvironment: unknownVariables(environment, schema: schema), openMaps: openMaps)
     }
+
+    /// One file per secret (`broker-password` is `broker.password`), as systemd's credentials
+    /// directory and a mounted Kubernetes Secret hold them. Symbolic links are followed: every file of
+    /// a Kubernetes Secret volume is one (swift-configuration's own directory provider skips them).
+    private static func secretsProvider(directory: String, schema: SettingsSchema) throws(SettingsProblem) -> InMemoryProvider {
+        let url = URL(fileURLWithPath: directory)
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw SettingsProblem("secrets directory \(directory): cannot be read (\(error.localizedDescription))")
+        }
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        for name in names where !name.hasPrefix(".") {
+            let key = name.replacingOccurrences(of: "-", with: ".")
+            guard schema.secrets.contains(key) else { continue }
+            guard let data = FileManager.default.contents(atPath: url.appending(path: name).path) else {
+                throw SettingsProblem("secrets directory \(directory): cannot read \(name)")
+            }
+            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            values[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = ConfigValue(.string(text), isSecret: true)
+        }
+        return InMemoryProvider(name: "secrets directory \(directory)", values: values)
+    }
+
+    /// Variables with the schema's prefix that name no key (nor a key's older name).
+    private static func unknownVariables(_ environment: [String: String], schema: SettingsSchema)
+        -> [(name: String, nearest: String?)]
+    {
+        let prefix = SettingsSchema.upperSnakeCase(schema.environmentPrefix) + "_"
+        let known = Set(schema.keys.union(schema.lists).union(schema.secrets).map(schema.environmentName(of:)))
+            .union(schema.legacyEnvironment.keys)
+        return environment.keys.sorted().filter { name in
+            name.hasPrefix(prefix) && !known.contains(name) && !notSettings.contains(where: { name.hasPrefix($0) })
+        }.map { name in (name, known.min { editDistance($0, name) < editDistance($1, name) }) }
+    }
+
+    /// Variables that share the prefix but are no command's settings: the scripts' and the tests'.
+    private static let notSettings = [
+        "CPIS_SECRETS_DIRECTORY", "CPIS_SIMULATOR_", "CPIS_BROKER_PORT", "CPIS_BROKER_TLS_PORT", "CPIS_BROKER_EPMD_PORT",
+        "CPIS_BROKER_COOKIE", "CPIS_BROKER_KEEP_EPMD", "CPIS_AMQPS_URL", "CPIS_TLS_DIR", "CPIS_RABBITMQCTL", "CPIS_TEST_",
+        "CPIS_BENCH_", "CPIS_CLUSTER_", "CPIS_UPDATE_EXAMPLES", "CPIS_ASYNCAPI_SCHEMA",
+    ]
 
     // MARK: Values
 
@@ -237,12 +289,26 @@ public struct SettingsReader {
         for (name, value) in mapping {
             guard let name = name.string else { continue }
             let key = path.isEmpty ? name : "\(path).\(name)"
-            if schema.keys.contains(key) || schema.openMaps.contains(key) { continue }
-            if (schema.keys.union(schema.openMaps)).contains(where: { $0.hasPrefix(key + ".") }) {
+            if schema.secrets.contains(key) {
+                throw SettingsProblem("\(file.path): \(key) is a secret and may not be written in a settings file: put it "
+                    + "in \(schema.environmentName(of: key)), or in a secrets directory's file \(key.replacingOccurrences(of: ".", with: "-"))")
+            }
+            if schema.openMaps.contains(key) { continue }
+            if schema.keys.contains(key) || schema.lists.contains(key) {
+                // A map where one value belongs, or a list where a list does not: refused, not defaulted.
+                let isList = schema.lists.contains(key)
+                if value.mapping != nil || (value.sequence != nil && !isList) {
+                    throw SettingsProblem("\(file.path): \(key) must be \(isList ? "a list" : "a single value"), not "
+                        + (value.mapping != nil ? "a map" : "a list"))
+                }
+                continue
+            }
+            let allKeys = schema.keys.union(schema.openMaps).union(schema.lists).union(schema.secrets)
+            if allKeys.contains(where: { $0.hasPrefix(key + ".") }) {
                 try checkKeys(value, under: key, schema: schema, file: file)
                 continue
             }
-            let known = schema.keys.union(schema.openMaps)
+            let known = allKeys
                 .flatMap { full in (1...full.split(separator: ".").count).map { full.split(separator: ".").prefix($0).joined(separator: ".") } }
             let nearest = Set(known).min { editDistance($0, key) < editDistance($1, key) }
             throw SettingsProblem("\(file.path): unknown setting '\(key)'" + (nearest.map { ": did you mean '\($0)'?" } ?? ""))

@@ -18,15 +18,17 @@ public struct WorkerConfiguration: Sendable {
     public var monitoring: (host: String, port: Int)? = nil
     public var logLevel: Logger.Level = .info
     public var logFormat: LogFormat = .text
+    /// `CPIS_*` variables that set nothing, with the nearest known name, for `cpis worker` to warn about.
+    public var unknownEnvironment: [(name: String, nearest: String?)] = []
 
     /// Every setting `cpis worker` reads, and the older environment names that still set them.
     public static let schema = SettingsSchema(
         keys: [
-            "broker.url", "broker.nodes", "broker.password", "broker.passwordFile", "broker.tls.ca", "broker.tls.certificate",
+            "broker.url", "broker.passwordFile", "broker.tls.ca", "broker.tls.certificate",
             "broker.tls.key", "broker.heartbeatSeconds",
             "topology.triage", "topology.batch", "topology.dead", "topology.unanswered", "topology.deadLetterExchange",
             "topology.results", "topology.retryPrefix", "topology.accessExchange", "topology.audit",
-            "topology.deliveryLimit", "topology.retryDelaysMs",
+            "topology.deliveryLimit",
             "smsp.endpoint", "smsp.username", "smsp.senderODS", "smsp.asid", "smsp.profileId", "smsp.timeoutMs",
             "smsp.tls.ca", "smsp.tls.certificate", "smsp.tls.key", "smsp.schemaDirectory",
             "concurrency.maxInFlight", "concurrency.reservedForTriage", "retry.maxAttempts",
@@ -35,6 +37,8 @@ public struct WorkerConfiguration: Sendable {
             "monitoring.enabled", "monitoring.host", "monitoring.port", "logging.level", "logging.format",
         ],
         openMaps: ["authorisation.users"],
+        lists: ["broker.nodes", "topology.retryDelaysMs"],
+        secrets: ["broker.password"],
         legacyEnvironment: [
             "CPIS_AMQP_URL": "broker.url", "CPIS_AMQP_PASSWORD_FILE": "broker.passwordFile",
             "CPIS_AMQP_TLS_CA": "broker.tls.ca", "CPIS_AMQP_TLS_CERT": "broker.tls.certificate",
@@ -49,6 +53,10 @@ public struct WorkerConfiguration: Sendable {
     /// ones written here.
     public static func load(file: URL?, environment: [String: String]) async throws -> WorkerConfiguration {
         let settings = try await SettingsReader.load(file: file, environment: environment, schema: schema)
+        if let authorisation = settings.unknownEnvironment.first(where: { $0.name.hasPrefix("CPIS_AUTHORISATION") }) {
+            // Silently ignoring it would leave every request allowed.
+            throw SettingsProblem("\(authorisation.name) is set, but authorisation.users is read from the settings file only")
+        }
         let broker = try brokerConfiguration(settings, connectionName: "cpis worker \(ProcessInfo.processInfo.hostName) \(getpid())")
 
         // SMSP
@@ -77,7 +85,8 @@ public struct WorkerConfiguration: Sendable {
         guard worker.maximumInFlight > 0, (0..<worker.maximumInFlight).contains(worker.reservedForTriage) else {
             throw settings.problem("concurrency", "maxInFlight must be positive and reservedForTriage smaller than it")
         }
-        worker.maximumAttempts = max(1, try settings.int("retry.maxAttempts", default: worker.maximumAttempts))
+        worker.maximumAttempts = try settings.int("retry.maxAttempts", default: worker.maximumAttempts)
+        guard worker.maximumAttempts >= 1 else { throw settings.problem("retry.maxAttempts", "must be at least 1") }
         worker.smspTimeout = .milliseconds(try settings.int("smsp.timeoutMs", default: Int(worker.smspTimeout.wholeMilliseconds)))
         worker.shutdownGracePeriod = .milliseconds(try settings.int("shutdown.gracePeriodMs",
                                                                     default: Int(worker.shutdownGracePeriod.wholeMilliseconds)))
@@ -87,6 +96,15 @@ public struct WorkerConfiguration: Sendable {
                                                                 default: Int(worker.breakerCoolDown.wholeMilliseconds)))
         worker.breakerMaximumCoolDown = .milliseconds(try settings.int("circuitBreaker.maxCoolDownMs",
                                                                        default: Int(worker.breakerMaximumCoolDown.wholeMilliseconds)))
+        for (key, value) in [("smsp.timeoutMs", worker.smspTimeout), ("shutdown.gracePeriodMs", worker.shutdownGracePeriod),
+                             ("circuitBreaker.coolDownMs", worker.breakerCoolDown),
+                             ("circuitBreaker.maxCoolDownMs", worker.breakerMaximumCoolDown)] where value <= .zero {
+            throw settings.problem(key, "must be more than 0")
+        }
+        guard worker.breakerFailureThreshold >= 1, worker.maximumBodyBytes >= 1 else {
+            throw settings.problem(worker.breakerFailureThreshold < 1 ? "circuitBreaker.failureThreshold" : "limits.maxBodyBytes",
+                                   "must be at least 1")
+        }
         if let users = try settings.stringLists("authorisation.users"), !users.isEmpty {
             worker.authorisation = Authorisation(odsCodesByUser: users.mapValues(Set.init))
         }
@@ -110,7 +128,7 @@ public struct WorkerConfiguration: Sendable {
             worker: worker,
             monitoring: try settings.bool("monitoring.enabled", default: true)
                 ? (settings.string("monitoring.host", default: "127.0.0.1"), monitoringPort) : nil,
-            logLevel: logLevel, logFormat: logFormat)
+            logLevel: logLevel, logFormat: logFormat, unknownEnvironment: settings.unknownEnvironment)
     }
 
     /// Only the broker and the topology, for the tools that need no more of the worker's settings
@@ -135,19 +153,27 @@ public struct WorkerConfiguration: Sendable {
         } catch {
             throw settings.problem("broker.url", error.message)
         }
-        if let password = settings.secret("broker.password") {
-            broker.password = password
-        } else if let passwordFile = settings.string("broker.passwordFile") {
-            guard let password = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
-                throw settings.problem("broker.passwordFile", "cannot read \(passwordFile)")
+        let fromFile = try settings.string("broker.passwordFile").map { path throws(SettingsProblem) in
+            guard let password = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw settings.problem("broker.passwordFile", "cannot read \(path)")
             }
-            broker.password = password.trimmingCharacters(in: .whitespacesAndNewlines)
+            return password.trimmingCharacters(in: .whitespacesAndNewlines)
         }
+        let given = settings.secret("broker.password")
+        // Two sources of the password that disagree: neither is more right than the other.
+        if let given, let fromFile, given != fromFile {
+            throw settings.problem("broker.password", "set as well as broker.passwordFile, with another value: keep one")
+        }
+        if let password = given ?? fromFile { broker.password = password }
         if let nodes = settings.stringArray("broker.nodes") {
-            do {
-                broker.otherNodes = try nodes.map { text throws(AMQPError) in try AMQPConfiguration.Node(text, defaultPort: broker.port) }
-            } catch {
-                throw settings.problem("broker.nodes", error.message)
+            broker.otherNodes = try nodes.enumerated().map { index, text throws(SettingsProblem) in
+                // Never echoed: an entry written as a URL may hold a password.
+                guard !text.contains("@"), !text.contains("/"),
+                      let node = try? AMQPConfiguration.Node(text, defaultPort: broker.port) else {
+                    throw settings.problem("broker.nodes", "entry \(index + 1) is not host:port (credentials go in "
+                        + "broker.url and the password settings, never in the node list)")
+                }
+                return node
             }
         }
         broker.heartbeat = .seconds(try settings.int("broker.heartbeatSeconds", default: 30))
@@ -166,7 +192,9 @@ public struct WorkerConfiguration: Sendable {
             topology[keyPath: keyPath] = settings.string("topology.\(name)", default: topology[keyPath: keyPath])
         }
         topology.deliveryLimit = try settings.int("topology.deliveryLimit", default: topology.deliveryLimit)
+        guard topology.deliveryLimit >= 1 else { throw settings.problem("topology.deliveryLimit", "must be at least 1") }
         if let delays = try settings.intArray("topology.retryDelaysMs") {
+            guard delays.allSatisfy({ $0 > 0 }) else { throw settings.problem("topology.retryDelaysMs", "every delay must be more than 0") }
             topology.retryDelays = delays.map { .milliseconds($0) }
         }
         return topology

@@ -31,6 +31,8 @@ struct BrokerOptions: ParsableArguments {
         let options = [("broker.url", url), ("broker.passwordFile", passwordFile), ("broker.tls.ca", tlsCA),
                        ("broker.tls.certificate", tlsCertificate), ("broker.tls.key", tlsKey)]
         for case let (key, value?) in options { environment[WorkerConfiguration.schema.environmentName(of: key)] = value }
+        // A password file given here is the password, whatever the environment says.
+        if passwordFile != nil { environment["CPIS_BROKER_PASSWORD"] = nil }
         let settings = try await SettingsReader.load(file: nil, environment: environment, schema: WorkerConfiguration.schema)
         return try WorkerConfiguration.brokerConfiguration(settings, connectionName: connectionName)
     }

@@ -30,6 +30,9 @@ struct WorkerCommand: AsyncParsableCommand {
         LineLogHandler.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
         let logger = Logger(label: "cpis.worker")
         if file == nil { logger.warning("no settings file at Config/worker.yaml: using defaults and the environment") }
+        for (name, nearest) in configuration.unknownEnvironment {
+            logger.warning("\(name) sets no setting: ignored\(nearest.map { " (did you mean \($0)?)" } ?? "")")
+        }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let group = ServiceGroup(configuration: .init(

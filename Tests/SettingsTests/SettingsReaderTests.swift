@@ -5,9 +5,8 @@ import Testing
 @Suite("Settings")
 struct SettingsReaderTests {
     static let schema = SettingsSchema(
-        keys: ["broker.url", "broker.password", "concurrency.maxInFlight", "concurrency.reservedForTriage",
-               "topology.retryDelaysMs", "monitoring.enabled", "smsp.senderODS"],
-        openMaps: ["authorisation.users"],
+        keys: ["broker.url", "concurrency.maxInFlight", "concurrency.reservedForTriage", "monitoring.enabled", "smsp.senderODS"],
+        openMaps: ["authorisation.users"], lists: ["topology.retryDelaysMs"], secrets: ["broker.password"],
         legacyEnvironment: ["CPIS_AMQP_URL": "broker.url", "CPIS_WORKER_MAX_IN_FLIGHT": "concurrency.maxInFlight"])
 
     private func file(_ yaml: String) throws -> URL {
@@ -86,5 +85,49 @@ struct SettingsReaderTests {
         let settings = try await SettingsReader.load(file: nil, environment: ["CREDENTIALS_DIRECTORY": directory.path],
                                                      schema: Self.schema)
         #expect(settings.secret("broker.password") == "s3cret")
+    }
+
+    @Test("a secret written in a settings file is refused, naming where it belongs")
+    func secretInFile() async throws {
+        let url = try file("broker: { password: hunter2 }\n")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let error = await #expect(throws: SettingsProblem.self) {
+            _ = try await SettingsReader.load(file: url, environment: [:], schema: Self.schema)
+        }
+        #expect(error?.description.contains("broker.password is a secret") == true, "\(error?.description ?? "")")
+        #expect(error?.description.contains("hunter2") == false, "the secret is not repeated")
+    }
+
+    @Test("a value of the wrong shape is refused, not replaced by the default", arguments: [
+        "concurrency: { maxInFlight: [8] }\n", "monitoring: { enabled: { really: false } }\n", "topology: { retryDelaysMs: { a: 1 } }\n",
+    ])
+    func wrongShape(yaml: String) async throws {
+        let url = try file(yaml)
+        defer { try? FileManager.default.removeItem(at: url) }
+        await #expect(throws: SettingsProblem.self) {
+            _ = try await SettingsReader.load(file: url, environment: [:], schema: Self.schema)
+        }
+    }
+
+    @Test("secret files that are symbolic links, as in a mounted Kubernetes Secret, are read")
+    func secretsThroughLinks() async throws {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "secrets-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appending(path: "..data"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "s3cret\n".write(to: directory.appending(path: "..data/broker-password"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: directory.appending(path: "broker-password").path,
+                                                   withDestinationPath: "..data/broker-password")
+        let settings = try await SettingsReader.load(file: nil, environment: ["CPIS_SECRETS_DIRECTORY": directory.path],
+                                                     schema: Self.schema)
+        #expect(settings.secret("broker.password") == "s3cret")
+    }
+
+    @Test("environment variables that set nothing are reported, with the nearest known name")
+    func unknownEnvironment() async throws {
+        let settings = try await SettingsReader.load(file: nil, environment: [
+            "CPIS_CONCURRENCY_MAXINFLIGHT": "8", "CPIS_BROKER_PORT": "5692", "CPIS_SIMULATOR_LISTEN_PORT": "1", "HOME": "/root",
+        ], schema: Self.schema)
+        #expect(settings.unknownEnvironment.map(\.name) == ["CPIS_CONCURRENCY_MAXINFLIGHT"])
+        #expect(settings.unknownEnvironment.first?.nearest == "CPIS_CONCURRENCY_MAX_IN_FLIGHT")
     }
 }

@@ -51,6 +51,22 @@ struct SettingsCommandTests {
         #expect(result.error.contains("check digit"), "\(result.error)")
     }
 
+    @Test("authorisation from the environment is refused, not ignored (ignored, it would allow every request)")
+    func authorisationFromEnvironment() throws {
+        let process = Process()
+        process.executableURL = CPISProcess.executable
+        process.arguments = ["worker", "--config", Self.root.appending(path: "Config/worker.yaml").path]
+        process.environment = ["CPIS_AUTHORISATION_USERS": "epr:RKE", "PATH": "/usr/bin:/bin"]
+        let error = Pipe()
+        process.standardError = error
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(text.contains("authorisation.users is read from the settings file only"), "\(text)")
+    }
+
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 }
