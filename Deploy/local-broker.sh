@@ -59,6 +59,7 @@ start() {
     mkdir -p "$dir/log" "$dir/mnesia"
     printf 'amqp_port=%s\nCPIS_BROKER_EPMD_PORT=%s\n' "$amqp_port" "$epmd_port" > "$dir/ports"
     if [[ -n ${CPIS_BROKER_COOKIE:-} ]]; then
+        rm -f "$dir/.erlang.cookie"   # a restarted node's is read-only
         printf '%s' "$CPIS_BROKER_COOKIE" > "$dir/.erlang.cookie"
         chmod 400 "$dir/.erlang.cookie"
     fi

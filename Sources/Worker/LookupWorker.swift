@@ -85,7 +85,8 @@ public final class LookupWorker: Sendable {
         let worker = LookupWorker(settings: configuration.worker, connection: connection, smsp: smsp, logger: logger)
         do {
             if configuration.worker.authorisation.odsCodesByUser != nil {
-                try await checkMayRelayRequests(on: connection, as: configuration.broker.username)
+                try await checkMayRelayRequests(on: connection, as: configuration.broker.username,
+                                                 topology: configuration.worker.topology)
             }
             try await worker.start()
         } catch {
@@ -100,8 +101,11 @@ public final class LookupWorker: Sendable {
     /// requests again unchanged (to the retry queues, to the parking lot). RabbitMQ accepts another
     /// user's `user_id` only from a user with the `impersonator` tag: better found out at start than
     /// at the first retry, which would close the channel and hand the request back, again and again.
-    static func checkMayRelayRequests(on connection: AMQPConnection, as username: String) async throws(AMQPError) {
-        let probe = "cpis.worker.relay-check.\(FreshUUID.string().lowercased())"
+    static func checkMayRelayRequests(on connection: AMQPConnection, as username: String, topology: WorkerTopology)
+        async throws(AMQPError)
+    {
+        // Named under the contract's prefix, where the worker's user may declare queues.
+        let probe = "\(topology.dead).relay-check.\(FreshUUID.string().lowercased())"
         try await connection.declare(AMQPQueue(name: probe, durable: false, exclusive: true, autoDelete: true))
         do {
             try await connection.publish(AMQPMessage("", properties: AMQPProperties(userId: "cpis-relay-check")),
@@ -256,7 +260,8 @@ public final class LookupWorker: Sendable {
             attempts: Int(properties.headers[LookupIntake.attemptsHeader]?.intValue ?? 0),
             redelivered: delivery.redelivered, receivedAt: now,
             deadline: LookupIntake.deadline(properties, receivedAt: now))
-        if let sent = properties.timestamp { metrics.waited(now.timeIntervalSince(sent), lane: lane) }
+        // A retried request keeps its first timestamp: only a first delivery's wait is queue waiting.
+        if let sent = properties.timestamp, lookup.attempts == 0 { metrics.waited(now.timeIntervalSince(sent), lane: lane) }
         perform(machine.withLock { $0.received(lookup, now: now) })
     }
 
@@ -461,11 +466,9 @@ public final class LookupWorker: Sendable {
 
     private func count(_ counted: Counted, lane: LookupLane?, receivedAt: Date) {
         switch (counted, lane) {
-        case (.answered(let result), let lane?):
+        case (.answered(let result), let lane?), (.parked(let result), let lane?):
             metrics.answered(result, lane: lane, after: .seconds(Date().timeIntervalSince(receivedAt)))
-        case (.parked(let result), let lane?):
-            metrics.answered(result, lane: lane, after: .seconds(Date().timeIntervalSince(receivedAt)))
-            if let kind = result.error?.kind { metrics.parked(kind, lane: lane) }
+            if case .parked = counted, let kind = result.error?.kind { metrics.parked(kind, lane: lane) }
         case (.retried, let lane?):
             metrics.retried(lane: lane)
         case (.unanswered(let result), _):

@@ -54,7 +54,7 @@ final class ConnectionDriver {
     }
 
     /// Connects, reports the outcome through `started`, then serves until closed.
-    /// Returns at once when the first connection fails: a bad setting should be reported, not retried.
+    /// Returns at once when no node can be reached at first: a bad setting should be reported, not retried.
     func run(started: (Result<Void, AMQPError>) -> Void) {
         var failures: [AMQPError] = []
         for index in configuration.nodes.indices {

@@ -112,11 +112,11 @@ final class WorkerMetrics: Sendable {
     func slotFreed(lane: LookupLane) { changeSlots(lane, by: -1) }
 
     private func changeSlots(_ lane: LookupLane, by change: Int) {
-        let inUse = slotCounts.withLock { counts in
+        // Recorded under the lock: threads recording in turn could otherwise leave a stale count last.
+        slotCounts.withLock { counts in
             counts[lane, default: 0] += change
-            return counts[lane, default: 0]
+            slotsInUse[lane]?.record(counts[lane, default: 0])
         }
-        slotsInUse[lane]?.record(inUse)
     }
 
     func breaker(_ state: BreakerState) { breakerState.record(state.rawValue) }

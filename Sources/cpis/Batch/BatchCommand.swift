@@ -160,6 +160,9 @@ private actor BatchRun {
     private var lastResult = ContinuousClock.now
     /// Results that were not this batch's (the queue is the batch's own: they should not exist).
     private var foreign = 0
+    /// Results for rows already answered (publishing is at-least-once; a worker killed between the
+    /// broker's confirm and its acknowledgement answers again).
+    private var repeated = 0
     private(set) var writeFailure: (any Error)?
 
     init(store: BatchResults, progress: BatchProgress, lines: Set<Int>) {
@@ -185,7 +188,9 @@ private actor BatchRun {
         lastResult = .now
         do {
             if let outcome = try store.record(line: line, result: result, raw: delivery.message.body) {
-                progress.answered(outcome)
+                progress.record(outcome)
+            } else {
+                repeated += 1
             }
             return true
         } catch {
@@ -215,6 +220,7 @@ private actor BatchRun {
             + (counts.isEmpty ? "" : " (this run: \(counts))")
             + (unanswered > 0 ? ", \(unanswered) NOT answered yet: run again later to collect them" : "")
             + (foreign > 0 ? "; \(foreign) results that were not this batch's were set aside" : "")
+            + (repeated > 0 ? "; \(repeated) repeated results (a row answered again) were not written twice" : "")
             + "; results in \(store.url.path)"
     }
 }

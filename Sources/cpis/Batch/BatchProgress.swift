@@ -18,7 +18,7 @@ struct BatchProgress {
 
     var answered: Int { alreadyAnswered + answeredThisRun }
 
-    mutating func answered(_ outcome: String) {
+    mutating func record(_ outcome: String) {
         outcomes[outcome, default: 0] += 1
         answeredThisRun += 1
         show()
