@@ -13,6 +13,9 @@ struct LookupJob: Sendable {
     var deadline: Date?
     /// SMSP attempts already made (retries carry the count in a header).
     var attempts: Int
+    /// An earlier attempt may have reached CP-IS without an answer coming back (a retry says so in
+    /// a header): this query may repeat it.
+    var mayRepeatEarlierAttempt = false
 }
 
 /// Why intake refused a request, in words its sender can act on.
@@ -52,6 +55,8 @@ public struct Authorisation: Sendable, Hashable {
 struct LookupIntake: Sendable {
     static let attemptsHeader = "x-cpis-attempts"
     static let deadlineHeader = "x-cpis-deadline"
+    /// On a retry whose earlier attempt may have reached CP-IS.
+    static let possibleRepeatHeader = "x-cpis-possible-repeat"
     /// What a request whose deadline passed before it was sent is answered (here, or just before the send).
     static let expiredMessage = "the request's deadline passed before it could be sent to CP-IS: nothing was sent"
 
@@ -104,7 +109,8 @@ struct LookupIntake: Sendable {
         return .accept(LookupJob(
             requestId: messageId, correlationId: properties.correlationId ?? messageId, replyTo: properties.replyTo,
             lane: lane, request: request, deadline: deadline,
-            attempts: Int(properties.headers[Self.attemptsHeader]?.intValue ?? 0)))
+            attempts: Int(properties.headers[Self.attemptsHeader]?.intValue ?? 0),
+            mayRepeatEarlierAttempt: properties.headers[Self.possibleRepeatHeader] == .bool(true)))
     }
 
     /// When the caller stops waiting. A retry carries the absolute deadline in a header. A first

@@ -25,7 +25,7 @@ public final class LookupWorker: Sendable {
 
     private let settings: WorkerSettings
     private let connection: AMQPConnection
-    private let smsp: SMSPClient
+    private let upstream: any Upstream
     private let intake: LookupIntake
     private let logger: Logger
     private let metrics: WorkerMetrics
@@ -40,10 +40,10 @@ public final class LookupWorker: Sendable {
     /// From the consumers' start until draining begins.
     private let isConsuming = Atomic<Bool>(false)
 
-    init(settings: WorkerSettings, connection: AMQPConnection, smsp: SMSPClient, logger: Logger) {
+    init(settings: WorkerSettings, connection: AMQPConnection, upstream: any Upstream, logger: Logger) {
         self.settings = settings
         self.connection = connection
-        self.smsp = smsp
+        self.upstream = upstream
         self.intake = LookupIntake(maximumBodyBytes: settings.maximumBodyBytes, authorisation: settings.authorisation)
         self.logger = logger
         self.metrics = WorkerMetrics(maximumInFlight: settings.maximumInFlight, reservedForTriage: settings.reservedForTriage)
@@ -64,25 +64,18 @@ public final class LookupWorker: Sendable {
     /// Connects to the broker, declares the topology and starts consuming: the whole worker, from its
     /// configuration (`cpis worker` and the integration tests both start it this way).
     public static func start(_ configuration: WorkerConfiguration, logger: Logger) async throws -> LookupWorker {
-        let validator = try configuration.schemaDirectory.map {
-            try SMSPSchemaValidator(directory: URL(fileURLWithPath: $0))
-        }
-        guard let endpoint = URL(string: configuration.smspIdentity.endpoint) else {
-            throw SettingsProblem("smsp.endpoint is not a URL")
-        }
-        let http = try HTTPClient(tls: configuration.smspTLS,
+        let http = try HTTPClient(tls: configuration.spine.map(\.tls) ?? configuration.smspTLS,
                                   maximumIdleConnectionsPerHost: configuration.worker.maximumInFlight, logger: logger)
-        let smsp: SMSPClient
+        let upstream: any Upstream
         let connection: AMQPConnection
         do {
-            smsp = try SMSPClient(http: http, endpoint: endpoint,
-                                  builder: SMSPRequestBuilder(identity: configuration.smspIdentity), validator: validator)
+            upstream = try makeUpstream(configuration, http: http)
             connection = try await AMQPConnection.connect(configuration.broker, logger: logger)
         } catch {
             http.shutdown()
             throw error
         }
-        let worker = LookupWorker(settings: configuration.worker, connection: connection, smsp: smsp, logger: logger)
+        let worker = LookupWorker(settings: configuration.worker, connection: connection, upstream: upstream, logger: logger)
         do {
             if configuration.worker.authorisation.odsCodesByUser != nil {
                 try await checkMayRelayRequests(on: connection, as: configuration.broker.username,
@@ -95,6 +88,21 @@ public final class LookupWorker: Sendable {
             throw error
         }
         return worker
+    }
+
+    /// Spine itself when the settings say so, else the SMSP.
+    private static func makeUpstream(_ configuration: WorkerConfiguration, http: HTTPClient) throws -> any Upstream {
+        if let spine = configuration.spine {
+            let validator = try spine.schemaDirectory.map { try SpineSchemaValidator(directory: URL(fileURLWithPath: $0)) }
+            return try SpineClient(http: http, identity: spine.identity, validator: validator,
+                                   notFoundReasons: spine.notFoundReasons)
+        }
+        guard let endpoint = URL(string: configuration.smspIdentity.endpoint) else {
+            throw SettingsProblem("smsp.endpoint is not a URL")
+        }
+        let validator = try configuration.schemaDirectory.map { try SMSPSchemaValidator(directory: URL(fileURLWithPath: $0)) }
+        return try SMSPClient(http: http, endpoint: endpoint, builder: SMSPRequestBuilder(identity: configuration.smspIdentity),
+                              validator: validator)
     }
 
     /// With authorisation on, each request carries its EPR's `user_id`, and the worker publishes
@@ -198,7 +206,7 @@ public final class LookupWorker: Sendable {
         isConsuming.store(false, ordering: .releasing)
         ticker.stop()
         await connection.close()
-        smsp.http.shutdown()
+        upstream.http.shutdown()
         logger.info("worker stopped")
     }
 
@@ -319,18 +327,19 @@ public final class LookupWorker: Sendable {
         }
     }
 
-    private func call(_ job: LookupJob, message: AMQPMessage, possibleRepeat: Bool) -> Reply {
+    private func call(_ job: LookupJob, message: AMQPMessage, possibleRepeat killedHolder: Bool) -> Reply {
+        let possibleRepeat = killedHolder || job.mayRepeatEarlierAttempt
         let attempt = job.attempts + 1
         let nhsNumber = job.request.nhsNumber.digits
         let started = ContinuousClock.now
-        let outcome = smsp.call(job.request, deadline: job.deadline, timeout: settings.smspTimeout)
+        let outcome = upstream.call(job.request, deadline: job.deadline, timeout: settings.smspTimeout)
         if let result = WorkerMetrics.CallResult(outcome) { metrics.smspCall(result, took: .now - started) }
         func failed(_ kind: LookupResult.Failure.Kind, _ text: String, code: ResponseCode? = nil) -> LookupResult {
             LookupResult(requestId: job.requestId, nhsNumber: nhsNumber, outcome: .failed, responseCode: code,
                          attempts: attempt, error: .init(kind: kind, message: text))
         }
         switch outcome {
-        case .answered(let answer):
+        case .answered(let answer, let spine):
             perform(machine.withLock { $0.callAnswered(now: Date()) })
             if possibleRepeat {
                 metrics.possibleRepeat()
@@ -343,7 +352,7 @@ public final class LookupWorker: Sendable {
             let notification = AccessNotification(
                 requestId: job.requestId, nhsNumber: nhsNumber, accessedAt: Date(), requester: job.request.requester,
                 outcome: result.outcome, localAuthoritiesNotified: answer.notifiedLocalAuthorities,
-                possibleRepeat: possibleRepeat)
+                possibleRepeat: possibleRepeat, spine: spine)
             var reply = resultReply(message, result)
             reply.messages.append(Outgoing(
                 message: AMQPMessage(body: notification.json(), properties: AMQPProperties(
@@ -366,14 +375,18 @@ public final class LookupWorker: Sendable {
             return resultReply(message, LookupResult(
                 requestId: job.requestId, nhsNumber: nhsNumber, outcome: .expired, attempts: job.attempts,
                 error: .init(kind: .expired, message: LookupIntake.expiredMessage)))
-        case .unavailable(let text, let code, let maximumRetries, let timedOut):
+        case .unavailable(let text, let code, let maximumRetries, let timedOut, let mayHaveReachedCPIS):
             perform(machine.withLock { $0.callFailed(at: .now) })
             let retriesLeft = min(settings.maximumAttempts, (maximumRetries ?? settings.maximumAttempts) + 1) - attempt
             let step = attempt - 1
             let fitsDeadline = job.deadline.map { Date().addingTimeInterval(topology.retryDelay(step: step).seconds) < $0 }
                 ?? true
-            if retriesLeft > 0, fitsDeadline {
-                return retryReply(job, message: message, attempt: attempt, step: step, reason: text)
+            // A query that may have reached CP-IS is asked again only where the settings allow it (a new
+            // query notifies the local authority again), and the next attempt says it may be a repeat.
+            let mayRetry = !mayHaveReachedCPIS || settings.retryQueriesThatMayHaveReachedCPIS
+            if retriesLeft > 0, fitsDeadline, mayRetry {
+                return retryReply(job, message: message, attempt: attempt, step: step, reason: text,
+                                  mayRepeat: mayHaveReachedCPIS || job.mayRepeatEarlierAttempt)
             }
             return resultReply(message, failed(timedOut ? .timeout : .upstreamUnavailable,
                                                "\(text); gave up after \(attempt) attempt(s)", code: code))
@@ -382,9 +395,11 @@ public final class LookupWorker: Sendable {
 
     /// The request goes to the retry queue for its step (expiring jittered below the step's delay,
     /// then back to its lane), carrying its attempts and deadline.
-    private func retryReply(_ job: LookupJob, message: AMQPMessage, attempt: Int, step: Int, reason: String) -> Reply {
+    private func retryReply(_ job: LookupJob, message: AMQPMessage, attempt: Int, step: Int, reason: String,
+                            mayRepeat: Bool) -> Reply {
         var retry = message
         retry.properties.headers[LookupIntake.attemptsHeader] = .int(Int64(attempt))
+        if mayRepeat { retry.properties.headers[LookupIntake.possibleRepeatHeader] = .bool(true) }
         if let deadline = job.deadline {
             retry.properties.headers[LookupIntake.deadlineHeader] = .int(Int64(deadline.timeIntervalSince1970 * 1000))
         }

@@ -2,15 +2,28 @@ import CPISDomain
 import Foundation
 import HTTPTransport
 
-/// What one SMSP call came to, classified for the worker (wire format, section 5).
+/// What CP-IS is asked through: another organisation's SMSP (``SMSPClient``, ITK SOAP), or Spine
+/// itself when this deployment is the SMSP (``SpineClient``, HL7 V3).
+protocol Upstream: Sendable {
+    var http: HTTPClient { get }
+    /// Sends one query, unless `deadline` has passed by the moment it is ready to go; the call's
+    /// timeout is `timeout` or what is left until `deadline`, whichever is shorter. Blocking: call it
+    /// from a Dispatch queue, never from Swift's cooperative pool.
+    func call(_ request: LookupRequest, deadline: Date?, timeout: Duration) -> SMSPCallOutcome
+}
+
+/// What one call to the upstream came to, classified for the worker (wire format, section 5).
 enum SMSPCallOutcome: Sendable {
-    /// CP-IS answered (records, no record, or possibly stale records).
-    case answered(CPISAnswer)
+    /// CP-IS answered (records, no record, or possibly stale records); `spine` is the audit record
+    /// of a query this deployment sent to Spine itself.
+    case answered(CPISAnswer, spine: AccessNotification.SpineAudit? = nil)
     /// The SMSP or CP-IS refused the request: answer at once, never retry.
     case rejected(message: String, responseCode: ResponseCode?)
     /// Worth retrying; `maximumRetries` caps it where the response code says so. `timedOut` when no
-    /// answer came in time.
-    case unavailable(message: String, responseCode: ResponseCode?, maximumRetries: Int?, timedOut: Bool)
+    /// answer came in time. `mayHaveReachedCPIS` when the query may have been processed (and the
+    /// local authority notified) although no answer came back: a timeout or a reset after sending.
+    case unavailable(message: String, responseCode: ResponseCode?, maximumRetries: Int?, timedOut: Bool,
+                     mayHaveReachedCPIS: Bool = false)
     /// Our own checks refused the request before sending (it lacks what Spine requires).
     case notSent(message: String)
     /// The caller's deadline had passed when the request was ready to go: nothing was sent.
@@ -22,7 +35,7 @@ enum SMSPCallOutcome: Sendable {
 
 /// Calls the SMSP: builds the SOAP request, POSTs it over mutual TLS on a keep-alive connection,
 /// and reads the answer. Blocking: call it from a Dispatch queue, never from Swift's cooperative pool.
-struct SMSPClient: Sendable {
+struct SMSPClient: Upstream {
     let http: HTTPClient
     let builder: SMSPRequestBuilder
     /// When set, every request is validated against the NHS schemas before it is sent.
@@ -74,7 +87,8 @@ struct SMSPClient: Sendable {
                 return .expiredBeforeSend
             }
             return .unavailable(message: "the SMSP could not be reached: \(error)", responseCode: nil,
-                                maximumRetries: nil, timedOut: error.code == .timeout)
+                                maximumRetries: nil, timedOut: error.code == .timeout,
+                                mayHaveReachedCPIS: error.requestMayHaveBeenProcessed)
         }
         return Self.classify(response, asked: soap.messageID, about: request.nhsNumber)
     }
@@ -114,11 +128,17 @@ struct SMSPClient: Sendable {
     /// Why the response is not the answer to this query about this patient, or nil when it is:
     /// `wsa:RelatesTo`, where sent, names our MessageID, and every record's subject carries the
     /// requested NHS number (the child's own, or the mother's for an unborn child).
-    static func mismatch(_ response: SMSPResponse, asked messageID: String, about nhsNumber: NHSNumber) -> String? {
+    ///
+    /// A subject with no NHS number at all (NHS Digital's own Spine success template has one) is
+    /// accepted only in an answer tied to our query by its ids (`correlated`); never one that names
+    /// another number.
+    static func mismatch(_ response: SMSPResponse, asked messageID: String, about nhsNumber: NHSNumber,
+                         correlated: Bool = false) -> String? {
         if let relatesTo = response.relatesTo, relatesTo != messageID {
             return "the SMSP's answer relates to another message (wsa:RelatesTo \(relatesTo), not our \(messageID)): "
                 + "it may be another patient's answer, so none of it is used"
         }
+        let correlated = correlated || response.relatesTo == messageID
         for (index, plan) in response.answer.plans.enumerated() {
             let subjectNumber: String?
             switch plan.subject {
@@ -126,6 +146,7 @@ struct SMSPClient: Sendable {
             case .unbornChild(let mother): subjectNumber = mother.nhsNumber
             }
             let digits = subjectNumber?.filter { $0.isASCII && $0.isNumber }
+            if digits == nil || digits == "", correlated { continue }
             guard digits == nhsNumber.digits else {
                 let shown = digits.map { "*** *** \($0.suffix(4))" } ?? "no NHS number"
                 return "the SMSP returned a record for a different patient (record \(index + 1) is about \(shown), "

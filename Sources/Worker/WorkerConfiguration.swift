@@ -14,12 +14,32 @@ public struct WorkerConfiguration: Sendable {
     public var smspTLS: TLSConfiguration?
     public var schemaDirectory: String?
     public var worker: WorkerSettings
+    /// Set when the upstream is Spine itself (`upstream: spine`): this deployment is the SMSP.
+    public var spine: SpineSettings? = nil
     /// Where `/metrics` and `/health/*` are served (port 0: any free one); nil when `monitoring.enabled` is false.
     public var monitoring: (host: String, port: Int)? = nil
     public var logLevel: Logger.Level = .info
     public var logFormat: LogFormat = .text
     /// `CPIS_*` variables that set nothing, with the nearest known name, for `cpis worker` to warn about.
     public var unknownEnvironment: [(name: String, nearest: String?)] = []
+
+    /// The Spine upstream's settings (`spine.*`).
+    public struct SpineSettings: Sendable {
+        public var identity: SpineIdentity
+        public var tls: TLSConfiguration?
+        /// QUQI reason codes that mean the child is not on CP-IS.
+        public var notFoundReasons: Set<String>
+        /// Validate every request against `QUPC_IN000006GB01.xsd` from this folder.
+        public var schemaDirectory: String?
+
+        public init(identity: SpineIdentity, tls: TLSConfiguration?, notFoundReasons: Set<String> = ["NHSNCC002"],
+                    schemaDirectory: String? = nil) {
+            self.identity = identity
+            self.tls = tls
+            self.notFoundReasons = notFoundReasons
+            self.schemaDirectory = schemaDirectory
+        }
+    }
 
     /// Every setting `cpis worker` reads, and the older environment names that still set them.
     public static let schema = SettingsSchema(
@@ -35,9 +55,12 @@ public struct WorkerConfiguration: Sendable {
             "circuitBreaker.failureThreshold", "circuitBreaker.coolDownMs", "circuitBreaker.maxCoolDownMs",
             "shutdown.gracePeriodMs", "limits.maxBodyBytes",
             "monitoring.enabled", "monitoring.host", "monitoring.port", "logging.level", "logging.format",
+            "upstream", "spine.endpoint", "spine.asid", "spine.partyKey", "spine.spineASID", "spine.fromAddress",
+            "spine.versionCode", "spine.timeoutMs", "spine.tls.ca", "spine.tls.certificate", "spine.tls.key",
+            "spine.retryAfterPossibleProcessing", "spine.schemaDirectory",
         ],
         openMaps: ["authorisation.users"],
-        lists: ["broker.nodes", "topology.retryDelaysMs"],
+        lists: ["broker.nodes", "topology.retryDelaysMs", "spine.notFoundReasons"],
         secrets: ["broker.password"],
         legacyEnvironment: [
             "CPIS_AMQP_URL": "broker.url", "CPIS_AMQP_PASSWORD_FILE": "broker.passwordFile",
@@ -123,9 +146,21 @@ public struct WorkerConfiguration: Sendable {
         guard let logFormat = LogFormat(rawValue: formatText) else {
             throw settings.problem("logging.format", "'\(formatText)' is not text or json")
         }
+        // The upstream: another organisation's SMSP (the default), or Spine itself.
+        var spine: SpineSettings?
+        switch settings.string("upstream", default: "smsp") {
+        case "smsp":
+            break
+        case "spine":
+            spine = try spineSettings(settings)
+            worker.smspTimeout = .milliseconds(try settings.int("spine.timeoutMs", default: 20_000))
+            worker.retryQueriesThatMayHaveReachedCPIS = try settings.bool("spine.retryAfterPossibleProcessing", default: false)
+        case let other:
+            throw settings.problem("upstream", "'\(other)' is not smsp or spine")
+        }
         return WorkerConfiguration(
             broker: broker, smspIdentity: identity, smspTLS: smspTLS, schemaDirectory: settings.string("smsp.schemaDirectory"),
-            worker: worker,
+            worker: worker, spine: spine,
             monitoring: try settings.bool("monitoring.enabled", default: true)
                 ? (settings.string("monitoring.host", default: "127.0.0.1"), monitoringPort) : nil,
             logLevel: logLevel, logFormat: logFormat, unknownEnvironment: settings.unknownEnvironment)
@@ -179,6 +214,30 @@ public struct WorkerConfiguration: Sendable {
         broker.heartbeat = .seconds(try settings.int("broker.heartbeatSeconds", default: 30))
         broker.connectionName = connectionName
         return broker
+    }
+
+    private static func spineSettings(_ settings: SettingsReader) throws -> SpineSettings {
+        func required(_ key: String, _ what: String) throws -> String {
+            guard let value = settings.string(key) else { throw settings.problem(key, "needed for upstream spine: \(what)") }
+            return value
+        }
+        let endpoint = try required("spine.endpoint", "Spine's CP-IS endpoint URL (SDS nhsMHSEndPoint)")
+        guard let url = URL(string: endpoint), ["https", "http"].contains(url.scheme ?? ""), url.host != nil else {
+            throw settings.problem("spine.endpoint", "'\(endpoint)' is not an http(s) URL")
+        }
+        var identity = SpineIdentity(endpoint: endpoint, asid: try required("spine.asid", "our ASID"),
+                                     partyKey: settings.string("spine.partyKey"),
+                                     spineASID: try required("spine.spineASID", "Spine CP-IS's ASID (SDS)"),
+                                     fromAddress: settings.string("spine.fromAddress"))
+        if let version = settings.string("spine.versionCode") { identity.versionCode = version }
+        var tls: TLSConfiguration?
+        if url.scheme == "https" {
+            tls = .client(caFile: try required("spine.tls.ca", "the CA Spine's certificate chains to"),
+                          certificateFile: settings.string("spine.tls.certificate"), keyFile: settings.string("spine.tls.key"))
+        }
+        return SpineSettings(identity: identity, tls: tls,
+                             notFoundReasons: Set(settings.stringArray("spine.notFoundReasons") ?? ["NHSNCC002"]),
+                             schemaDirectory: settings.string("spine.schemaDirectory"))
     }
 
     private static func topology(_ settings: SettingsReader) throws -> WorkerTopology {

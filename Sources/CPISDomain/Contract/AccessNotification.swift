@@ -14,9 +14,31 @@ public struct AccessNotification: Sendable, Hashable {
     /// This query may repeat one already sent for the same request: the request was redelivered
     /// after the worker holding it stopped without settling it (a kill mid-call).
     public var possibleRepeat: Bool
+    /// When this deployment is the SMSP and asked Spine itself: the audit record the SMSP provider
+    /// requirements ask for.
+    public var spine: SpineAudit?
+
+    /// What the Spine leg records of a query it sent.
+    public struct SpineAudit: Sendable, Hashable {
+        /// Our query's `wsa:MessageID`, and Spine's answer's, where it sent one.
+        public var queryMessageID: String
+        public var answerMessageID: String?
+        /// Our ASID, the query's sender.
+        public var asid: String
+        /// The author as sent to Spine (a system author without an ASID is sent with ours).
+        public var author: Requester
+
+        public init(queryMessageID: String, answerMessageID: String?, asid: String, author: Requester) {
+            self.queryMessageID = queryMessageID
+            self.answerMessageID = answerMessageID
+            self.asid = asid
+            self.author = author
+        }
+    }
 
     public init(requestId: String, nhsNumber: String, accessedAt: Date, requester: Requester,
-                outcome: LookupResult.Outcome, localAuthoritiesNotified: [Organisation], possibleRepeat: Bool = false) {
+                outcome: LookupResult.Outcome, localAuthoritiesNotified: [Organisation], possibleRepeat: Bool = false,
+                spine: SpineAudit? = nil) {
         self.requestId = requestId
         self.nhsNumber = nhsNumber
         self.accessedAt = accessedAt
@@ -24,6 +46,7 @@ public struct AccessNotification: Sendable, Hashable {
         self.outcome = outcome
         self.localAuthoritiesNotified = localAuthoritiesNotified
         self.possibleRepeat = possibleRepeat
+        self.spine = spine
     }
 
     /// `<requester ODS>.<local authority ODS>`, `none` when no local authority was notified; with
@@ -42,6 +65,16 @@ public struct AccessNotification: Sendable, Hashable {
             object.member("outcome", outcome.rawValue)
             object.member("localAuthoritiesNotified") { $0.array(localAuthoritiesNotified) { $0.write($1) } }
             object.member("possibleRepeat", possibleRepeat)
+            if let spine {
+                object.member("spine") { audit in
+                    audit.object { fields in
+                        fields.member("queryMessageId", spine.queryMessageID)
+                        fields.member("answerMessageId", spine.answerMessageID)
+                        fields.member("asid", spine.asid)
+                        fields.member("author") { $0.write(spine.author) }
+                    }
+                }
+            }
         }
         return writer.bytes
     }

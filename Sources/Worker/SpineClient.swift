@@ -1,0 +1,128 @@
+import CPISDomain
+import Foundation
+import HTTPTransport
+
+/// Asks Spine's CP-IS itself, when this deployment is the SMSP (`spine-hl7v3-wire.md`): builds
+/// QUPC_IN000006GB01, POSTs it over mutual TLS, reads the answer leniently and maps it to the SMSP
+/// response codes (§6). The mapping is inferred from public sources: the codes for not-found reasons
+/// are a setting. Blocking: call it from a Dispatch queue.
+struct SpineClient: Upstream {
+    let http: HTTPClient
+    let builder: SpineRequestBuilder
+    /// When set, every request is validated against QUPC_IN000006GB01.xsd before it is sent.
+    let validator: SpineSchemaValidator?
+    /// QUQI reason codes that mean "not on CP-IS" (CPIS-0001); any other reason is CPIS-9999.
+    let notFoundReasons: Set<String>
+    private let origin: HTTPEndpoint
+    private let target: String
+
+    init(http: HTTPClient, identity: SpineIdentity, validator: SpineSchemaValidator?, notFoundReasons: Set<String>)
+        throws(HTTPTransportError)
+    {
+        guard let url = URL(string: identity.endpoint), let scheme = url.scheme, let host = url.host else {
+            throw HTTPTransportError(.invalidRequest, "\(identity.endpoint) is not a URL")
+        }
+        self.http = http
+        builder = SpineRequestBuilder(identity: identity)
+        self.validator = validator
+        self.notFoundReasons = notFoundReasons
+        origin = try HTTPEndpoint(URL(string: "\(scheme)://\(host)\(url.port.map { ":\($0)" } ?? "")")!)
+        target = url.path.isEmpty ? "/" : url.path
+    }
+
+    func call(_ request: LookupRequest, deadline: Date?, timeout: Duration) -> SMSPCallOutcome {
+        let query: SpineRequest
+        do {
+            query = try builder.build(nhsNumber: request.nhsNumber, requester: request.requester)
+            try validator?.validate(request: query)
+        } catch let error as SMSPRequestError {
+            return .notSent(message: error.description)
+        } catch {
+            // Our own message failing Spine's schema is our bug: nothing is sent (SMSP-9999).
+            return .rejected(message: "the Spine request we built does not conform to QUPC_IN000006GB01.xsd: \(error)",
+                             responseCode: ResponseCode(code: "SMSP-9999", displayName: "SMSP software failure"))
+        }
+        var timeout = timeout
+        if let deadline {
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { return .expiredBeforeSend }
+            timeout = min(timeout, .seconds(left))
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/xml; charset=utf-8")
+        headers.add(name: "SOAPAction", value: query.soapAction)
+        let response: HTTPResponse
+        do {
+            response = try http.execute(HTTPRequest(method: "POST", target: target, headers: headers, body: Array(query.body.utf8)),
+                                        at: origin, timeout: timeout)
+        } catch {
+            if !error.requestMayHaveBeenProcessed, let deadline, deadline.timeIntervalSinceNow <= 0 {
+                return .expiredBeforeSend
+            }
+            return .unavailable(message: "Spine could not be reached: \(error)", responseCode: Self.connectFailure,
+                                maximumRetries: nil, timedOut: error.code == .timeout,
+                                mayHaveReachedCPIS: error.requestMayHaveBeenProcessed)
+        }
+        return classify(response, to: query, about: request.nhsNumber)
+    }
+
+    static let connectFailure = ResponseCode(code: "SMSP-0004", displayName: "Unable to connect to Spine")
+
+    /// Maps Spine's answer to the outcome and its SMSP response code (wire format §5.6 and §6).
+    func classify(_ response: HTTPResponse, to query: SpineRequest, about nhsNumber: NHSNumber) -> SMSPCallOutcome {
+        let spineResponse: SpineResponse
+        do {
+            spineResponse = try SpineResponseReader.read(response.body)
+        } catch {
+            if [502, 503, 504].contains(response.status) {
+                return .unavailable(message: "HTTP \(response.status) from Spine, no answer: \(error.message)",
+                                    responseCode: Self.connectFailure, maximumRetries: nil, timedOut: false)
+            }
+            // Spine answered something we cannot read: it may have processed the query.
+            return .unavailable(message: "HTTP \(response.status) from Spine that cannot be read: \(error.message)",
+                                responseCode: ResponseCode(code: "SMSP-0002", displayName: "Response message validation error"),
+                                maximumRetries: 1, timedOut: false, mayHaveReachedCPIS: true)
+        }
+        if let problem = spineResponse.mismatch(with: query) {
+            return .wrongPatient(message: "\(problem): it may be another patient's answer, so none of it is used")
+        }
+        let serviceError = ResponseCode(code: "CPIS-9999", displayName: "CP-IS service error")
+        switch spineResponse.answer {
+        case .records(let answer):
+            // Tied to our query by its ids (checked above) when Spine sent them.
+            let correlated = spineResponse.relatesTo != nil || spineResponse.acknowledgedID != nil
+            let asked = SMSPResponse(relatesTo: nil, trackingID: nil, answer: answer)
+            if let problem = SMSPClient.mismatch(asked, asked: query.messageID, about: nhsNumber, correlated: correlated) {
+                return .wrongPatient(message: problem)
+            }
+            return .answered(answer, spine: audit(query, spineResponse))
+        case .queryActFailed(let reasons) where reasons.contains(where: { notFoundReasons.contains($0.code) }):
+            return .answered(CPISAnswer(responseCode: ResponseCode(code: "CPIS-0001", displayName: "No Match")),
+                             spine: audit(query, spineResponse))
+        case .queryActFailed(let reasons):
+            return .unavailable(message: "Spine: query act failed (\(reasons.map(\.description).joined(separator: "; ")))",
+                                responseCode: serviceError, maximumRetries: nil, timedOut: false)
+        case .acknowledgement(let typeCode, let reasons):
+            return .unavailable(message: "Spine: application acknowledgement \(typeCode) "
+                + "(\(reasons.map(\.description).joined(separator: "; ")))",
+                                responseCode: serviceError, maximumRetries: nil, timedOut: false)
+        case .fault(let code, let text, let errors) where code == "Client":
+            // Spine refused our envelope: our bug, not worth repeating (SMSP-9999).
+            return .rejected(message: "Spine refused our request (SOAP Client fault: \(text); "
+                + "\(errors.map { "\($0.errorCode) \($0.description)" }.joined(separator: "; ")))",
+                             responseCode: ResponseCode(code: "SMSP-9999", displayName: "SMSP software failure"))
+        case .fault(_, let text, let errors):
+            return .unavailable(message: "Spine: SOAP Server fault (\(text); "
+                + "\(errors.map { "\($0.errorCode) \($0.description)" }.joined(separator: "; ")))",
+                                responseCode: serviceError, maximumRetries: nil, timedOut: false)
+        case .messagingError(let errors):
+            return .unavailable(message: "Spine: ebXML message error (\(errors.map(\.description).joined(separator: "; ")))",
+                                responseCode: serviceError, maximumRetries: nil, timedOut: false)
+        }
+    }
+
+    private func audit(_ query: SpineRequest, _ response: SpineResponse) -> AccessNotification.SpineAudit {
+        AccessNotification.SpineAudit(queryMessageID: query.messageID, answerMessageID: response.messageID,
+                                      asid: builder.identity.asid, author: query.author)
+    }
+}

@@ -1,0 +1,174 @@
+import AMQPClient
+import CPISDomain
+import Foundation
+import HTTPTransport
+import Synchronization
+import TestSupport
+import Testing
+import XMLSupport
+@testable import Worker
+
+/// The worker with Spine as its upstream (`upstream: spine`), over mutual TLS, against a stand-in that
+/// answers as NHS Digital's Message Test Harness does for its CP-IS trigger numbers (its own templates,
+/// from `../shared/nhs/spine-cpis`), and checks every request against Spine's schema.
+@Suite("worker: Spine upstream", .serialized, .timeLimit(.minutes(3)),
+       .enabled(if: HarnessSpine.isPresent, Comment(rawValue: "../shared/nhs (the NHS reference artefacts) is absent: skipped")))
+struct SpineUpstreamTests {
+    @Test("harness triggers: records, not found, a Client fault never retried, an MCCI retried; audit recorded; requests valid")
+    func triggers() async throws {
+        let spine = try HarnessSpine()
+        let rig = try await WorkerRig(maximumAttempts: 2, startWorker: false)
+        var configuration = rig.configuration
+        configuration.spine = WorkerConfiguration.SpineSettings(
+            identity: SpineIdentity(endpoint: "https://localhost:\(spine.port)/sync-service", asid: "200000000123",
+                                    spineASID: "999999999999"),
+            tls: try Certificates.client())
+        let worker = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
+        let audit = DeliveryInbox()
+        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0, acknowledgement: .automatic),
+                                  handler: audit.handler)
+
+        let found = try await rig.send(WorkerRig.body("9449310394"))
+        let notFound = try await rig.send(WorkerRig.body("9448904053"))
+        let clientFault = try await rig.send(WorkerRig.body("9444459993"))
+        let acknowledgement = try await rig.send(WorkerRig.body("9346424613"))
+        let results = try await rig.results(for: [found, notFound, clientFault, acknowledgement])
+
+        #expect(results[found]?["outcome"] as? String == "records-found")
+        #expect((results[found]?["responseCode"] as? [String: Any])?["code"] as? String == "SMSP-0000")
+        #expect((results[found]?["records"] as? [Any])?.count == 1)
+        #expect((results[found]?["accessHistory"] as? [Any])?.count == 10)
+        #expect(results[notFound]?["outcome"] as? String == "no-record")
+        #expect((results[notFound]?["responseCode"] as? [String: Any])?["code"] as? String == "CPIS-0001")
+        #expect(results[clientFault]?["outcome"] as? String == "failed")
+        #expect((results[clientFault]?["responseCode"] as? [String: Any])?["code"] as? String == "SMSP-9999")
+        #expect(results[acknowledgement]?["outcome"] as? String == "failed")
+        #expect((results[acknowledgement]?["responseCode"] as? [String: Any])?["code"] as? String == "CPIS-9999")
+        #expect(spine.requests(for: "9444459993") == 1, "a Client fault is our bug: not retried")
+        #expect(spine.requests(for: "9346424613") == 2, "an MCCI error is retried within the attempts")
+        #expect(spine.invalidRequests == [], "every request validates against QUPC_IN000006GB01.xsd")
+
+        // One notification per answered lookup, with the Spine leg's audit record.
+        let notifications = try await audit.wait(count: 2).compactMap(WorkerRig.json)
+        #expect(notifications.count == 2)
+        for notification in notifications {
+            let record = notification["spine"] as? [String: Any]
+            #expect(record?["asid"] as? String == "200000000123")
+            #expect((record?["queryMessageId"] as? String)?.hasPrefix("uuid:") == true)
+            #expect((record?["author"] as? [String: Any])?["organisation"] != nil)
+        }
+        await worker.shutdown()
+        spine.shutdown()
+        await rig.stop()
+    }
+
+    @Test("a query that timed out after it was sent is not sent again (it may have reached CP-IS)")
+    func noRetryAfterTimeout() async throws {
+        let spine = try HarnessSpine()
+        let rig = try await WorkerRig(maximumAttempts: 3, startWorker: false)
+        var configuration = rig.configuration
+        configuration.spine = WorkerConfiguration.SpineSettings(
+            identity: SpineIdentity(endpoint: "https://localhost:\(spine.port)/sync-service", asid: "200000000123",
+                                    spineASID: "999999999999"),
+            tls: try Certificates.client())
+        configuration.worker.smspTimeout = .milliseconds(500)
+        configuration.worker.retryQueriesThatMayHaveReachedCPIS = false
+        let worker = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
+        let silent = try await rig.send(WorkerRig.body("1111111111"))
+        let result = try await rig.result(for: silent)
+        #expect(result["outcome"] as? String == "failed")
+        #expect((result["error"] as? [String: Any])?["kind"] as? String == "timeout")
+        #expect(spine.requests(for: "1111111111") == 1)
+        await worker.shutdown()
+        spine.shutdown()
+        await rig.stop()
+    }
+}
+
+/// Answers as the Message Test Harness's CP-IS ruleset does (`spine-hl7v3-wire.md` §10), with its
+/// templates; 1111111111 gets no answer.
+final class HarnessSpine: Sendable {
+    static let directory = WorkerRig.packageRoot.appending(path: "../shared/nhs/spine-cpis").standardizedFileURL
+    static var isPresent: Bool { FileManager.default.fileExists(atPath: directory.path) }
+    private let server: HTTPServer
+    private let state = Mutex<(requests: [String: Int], invalid: [String])>(([:], []))
+
+    var port: Int { server.port }
+    var invalidRequests: [String] { state.withLock { $0.invalid } }
+    func requests(for nhsNumber: String) -> Int { state.withLock { $0.requests[nhsNumber, default: 0] } }
+
+    init() throws {
+        server = try HTTPServer(tls: try Certificates.server())
+        let validator = try SpineSchemaValidator(directory: Self.directory.deletingLastPathComponent())
+        try server.start { [self] request, _ in
+            guard let document = try? XMLDocument(parsing: request.body),
+                  let nhsNumber = Self.descendant("person.NHSnumber", in: document.rootElement)?.childElements.first?
+                      .attribute("extension"),
+                  let messageID = Self.descendant("MessageID", in: document.rootElement)?.text,
+                  let hl7ID = Self.descendant("QUPC_IN000006GB01", in: document.rootElement)?.childElements.first?
+                      .attribute("root")
+            else { return .respond(HTTPResponse(status: 400)) }
+            let valid = (try? validator.validate(envelope: request.body)) != nil
+            state.withLock { state in
+                state.requests[nhsNumber, default: 0] += 1
+                if !valid { state.invalid.append(nhsNumber) }
+            }
+            switch nhsNumber {
+            case "1111111111":
+                return .noResponse
+            case "9444459993":
+                return .respond(HTTPResponse(status: 500, body: Array(Self.fault.utf8)))
+            default:
+                let template = ["9449310394": "REPC_IN000007GB01_sync_template1.xml",
+                                "9448904053": "QUPC_IN000006GB01_QUQI_IN010000UK14_sync_template.xml",
+                                "9346424613": "MCCI_IN010000UK13_sync_template.xml"][nhsNumber]
+                guard let template, let text = try? Self.answer(template, messageID: messageID, hl7ID: hl7ID) else {
+                    return .respond(HTTPResponse(status: 500))
+                }
+                return .respond(HTTPResponse(status: 200, headers: ["Content-Type": "text/xml"], body: Array(text.utf8)))
+            }
+        }
+    }
+
+    func shutdown() { server.shutdown() }
+
+    static func descendant(_ name: String, in element: XMLElement) -> XMLElement? {
+        for child in element.childElements {
+            if child.localName == name { return child }
+            if let found = descendant(name, in: child) { return found }
+        }
+        return nil
+    }
+
+    /// A harness template in the harness's response wrapper, its tokens filled.
+    static func answer(_ template: String, messageID: String, hl7ID: String) throws -> String {
+        let wrapper = try String(contentsOf: directory.appending(path: "spine-mth/response_wrapper_no_timestamp.txt"), encoding: .utf8)
+        var payload = try String(contentsOf: directory.appending(path: "spine-mth/CPIS_Templates/\(template)"), encoding: .utf8)
+        if payload.hasPrefix("<?xml") { payload = String(payload.drop { $0 != "\n" }) }
+        var text = wrapper.replacingOccurrences(of: "__PAYLOAD_BODY__", with: payload)
+            .replacingOccurrences(of: "__ORIGINAL_MESSAGEID__", with: messageID)
+        for token in ["__ORIG_MESSAGEID__", "__ACKNOWLEDGED_MESSAGEID_XPATH__"] {
+            text = text.replacingOccurrences(of: token, with: hl7ID)
+        }
+        let named = ["__ERROR_VALUE_CODE_LITERAL__": "GE002", "__ERROR_VALUE_CODESYSTEM_LITERAL__": "2.16.840.1.113883.2.1.3.2.4.17.42",
+                     "__ERROR_VALUE_DISPLAYTEXT_LITERAL__": "Unexpected business error encountered."]
+        for (token, value) in named { text = text.replacingOccurrences(of: token, with: value) }
+        while let range = text.range(of: #"__[A-Z0-9_]+__"#, options: .regularExpression) {
+            let token = text[range]
+            text.replaceSubrange(range, with: token.contains("TIME") ? "20261130120000"
+                : token.contains("ASID") || token.contains("SND") || token.contains("RCV") ? "999999999999"
+                : token.contains("ADDRESS") ? "https://spine.example/sync-service"
+                : token.contains("ACTION") ? "urn:nhs:names:services:cpisquery/REPC_IN000007GB01" : FreshUUID.string())
+        }
+        return text
+    }
+
+    static let fault = """
+        <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:nasp="http://national.carerecords.nhs.uk/schema/">
+        <soap:Body><soap:Fault><faultcode>SOAP:Client</faultcode><faultstring>Application Exception</faultstring>
+        <detail><nasp:errorList><nasp:error><nasp:codeContext>urn:nhs:names:errors:tms</nasp:codeContext>
+        <nasp:errorCode>101</nasp:errorCode><nasp:severity>Error</nasp:severity><nasp:location>HTTP Header - SOAPAction</nasp:location>
+        <nasp:description>Service / interaction not supported for the requested URI</nasp:description></nasp:error></nasp:errorList>
+        </detail></soap:Fault></soap:Body></soap:Envelope>
+        """
+}
