@@ -23,12 +23,12 @@ public final class SMSPSimulator: Sendable {
         var seenMessageIDOrder: [String] = []
     }
 
-    private let dataset: SimulatorDataset
+    let dataset: SimulatorDataset
     private let inspector: RequestInspector
-    private let register = AccessRegister()
+    let register = AccessRegister()
     private let state: Mutex<State>
-    private let now: @Sendable () -> Date
-    private let requests = Atomic<Int>(0)
+    let now: @Sendable () -> Date
+    let requests = Atomic<Int>(0)
     private let inFlight = Mutex((now: 0, most: 0))
     /// How many message ids to remember for the uniqueness check.
     private static let rememberedMessageIDs = 100_000
@@ -220,7 +220,7 @@ public final class SMSPSimulator: Sendable {
         }
     }
 
-    private func nextStep(for nhsNumber: String) -> SimulatorStep {
+    func nextStep(for nhsNumber: String) -> SimulatorStep {
         state.withLock { state in
             if var steps = state.sequences[nhsNumber], !steps.isEmpty {
                 let step = steps.removeFirst()

@@ -8,7 +8,7 @@ import Logging
 ///
 /// | method and path | what |
 /// |---|---|
-/// | POST `<path>` (default `/smsp/cpis`) | the CP-IS SMSP SOAP endpoint |
+/// | POST `<path>` (default `/smsp/cpis`) | the CP-IS SMSP SOAP endpoint, or with `spine: true` Spine's CP-IS (HL7 V3) |
 /// | GET `/health` | `{"status":"ok","patients":N,"requests":N,"mostInFlight":N}` |
 /// | GET `/notifications[?localAuthority=V145][&nhsNumber=...]` | what CP-IS would have told local authorities |
 /// | POST `/admin/script` `{"nhsNumber":"...","steps":["soap-server-fault","answer"]}` | sequenced answers |
@@ -18,10 +18,13 @@ public final class SimulatorServer: Sendable {
     public let simulator: SMSPSimulator
     private let server: HTTPServer
     private let path: String
+    /// Answer as Spine's CP-IS (HL7 V3) rather than as an SMSP (ITK SOAP).
+    private let answersAsSpine: Bool
 
     public init(settings: SimulatorSettings, simulator: SMSPSimulator, logger: Logger) throws {
         self.simulator = simulator
         self.path = settings.path
+        answersAsSpine = settings.spine
         let tls: TLSConfiguration?
         if settings.plainHTTP {
             tls = nil
@@ -56,7 +59,9 @@ public final class SimulatorServer: Sendable {
         case ("POST", self.path):
             let reply = simulator.handling {
                 let latency = simulator.nextLatency()
-                let reply = simulator.handle(soapAction: request.headers["SOAPAction"], body: request.body)
+                let soapAction = request.headers["SOAPAction"]
+                let reply = answersAsSpine ? simulator.handleSpine(soapAction: soapAction, body: request.body)
+                    : simulator.handle(soapAction: soapAction, body: request.body)
                 if latency > .zero, reply != .noResponse { Thread.sleep(forTimeInterval: latency.seconds) }
                 return reply
             }

@@ -12,6 +12,8 @@ public struct SimulatorSettings: Sendable, Hashable {
     public var clientCAFile: String? = ".local/certs/ca.pem"
     public var endpointURL: String?
     public var datasetFile = "Config/simulator-dataset.yaml"
+    /// Answer as Spine's CP-IS (HL7 V3 QUPC_IN000006GB01), for a worker whose upstream is Spine.
+    public var spine = false
     public var behaviour = SimulatorBehaviour()
 
     public init() {}
@@ -20,7 +22,7 @@ public struct SimulatorSettings: Sendable, Hashable {
     /// key in upper snake case (`latency.medianMs` → `CPIS_SIMULATOR_LATENCY_MEDIAN_MS`).
     public static let schema = SettingsSchema(
         keys: ["listen.host", "listen.port", "path", "plainHTTP", "tls.certificate", "tls.key", "tls.clientCA",
-               "endpointURL", "dataset", "latency.fixedMs", "latency.medianMs", "latency.p99Ms"],
+               "endpointURL", "dataset", "latency.fixedMs", "latency.medianMs", "latency.p99Ms", "spine"],
         openMaps: ["faults.rates", "faults.triggers"],
         legacyEnvironment: [
             "CPIS_SIMULATOR_HOST": "listen.host", "CPIS_SIMULATOR_PORT": "listen.port",
@@ -43,6 +45,7 @@ public struct SimulatorSettings: Sendable, Hashable {
         settings.clientCAFile = reader.string("tls.clientCA") ?? settings.clientCAFile
         settings.endpointURL = reader.string("endpointURL")
         settings.datasetFile = reader.string("dataset", default: settings.datasetFile)
+        settings.spine = try reader.bool("spine", default: settings.spine)
         settings.behaviour.latency = try latency(fixed: reader.int("latency.fixedMs"), median: reader.int("latency.medianMs"),
                                                  p99: reader.int("latency.p99Ms"))
         // Faults: "name=value,..." in the environment, which comes first; a map in the file.

@@ -97,7 +97,8 @@ struct SpineClient: Upstream {
             }
             return .answered(answer, spine: audit(query, spineResponse))
         case .queryActFailed(let reasons) where reasons.contains(where: { notFoundReasons.contains($0.code) }):
-            return .answered(CPISAnswer(responseCode: ResponseCode(code: "CPIS-0001", displayName: "No Match")),
+            return .answered(CPISAnswer(responseCode: ResponseCode(code: "CPIS-0001", displayName: "No Match (NRF)"),
+                                        totalAccessRecords: 0, totalChildRecords: 0),
                              spine: audit(query, spineResponse))
         case .queryActFailed(let reasons):
             return .unavailable(message: "Spine: query act failed (\(reasons.map(\.description).joined(separator: "; ")))",

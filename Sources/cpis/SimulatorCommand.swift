@@ -19,13 +19,17 @@ struct Simulator: AsyncParsableCommand {
     @Option(help: "Settings file (default: Config/simulator.yaml if it exists, else defaults and the environment).")
     var config: String?
 
+    @Flag(help: "Answer as Spine's CP-IS (HL7 V3), for a worker with upstream: spine (the setting spine: true).")
+    var spine = false
+
     func run() async throws {
         try requireEnglishTimeZone()
         let file = try settingsFile(named: config, default: "Config/simulator.yaml")
         try bootstrapLoggingFromEnvironment()
         let logger = Logger(label: "cpis.simulator")
         if file == nil { logger.warning("no settings file at Config/simulator.yaml: using defaults and the environment") }
-        let settings = try await SimulatorSettings.load(file: file, environment: ProcessInfo.processInfo.environment)
+        var settings = try await SimulatorSettings.load(file: file, environment: ProcessInfo.processInfo.environment)
+        if spine { settings.spine = true }
         let dataset = try SimulatorDataset(contentsOf: URL(fileURLWithPath: settings.datasetFile))
         let simulator = SMSPSimulator(dataset: dataset, behaviour: settings.behaviour, expectedTo: settings.endpointURL)
         let server = try SimulatorServer(settings: settings, simulator: simulator, logger: logger)
@@ -33,7 +37,7 @@ struct Simulator: AsyncParsableCommand {
         let scheme = settings.plainHTTP ? "http" : "https"
         let security = settings.plainHTTP ? "plain HTTP" : "mutual TLS"
         logger.info("""
-            SMSP simulator listening on \(scheme)://\(settings.host):\(server.port)\(settings.path) (\(security)), \
+            \(settings.spine ? "Spine CP-IS simulator" : "SMSP simulator") listening on \(scheme)://\(settings.host):\(server.port)\(settings.path) (\(security)), \
             \(simulator.patientCount) test patients
             """)
         waitForTermination()

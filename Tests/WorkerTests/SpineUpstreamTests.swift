@@ -172,3 +172,50 @@ final class HarnessSpine: Sendable {
         </detail></soap:Fault></soap:Body></soap:Envelope>
         """
 }
+
+/// The worker as the SMSP against the simulator answering as Spine's CP-IS (`cpis simulator --spine`).
+@Suite("worker and the Spine simulator", .serialized, .timeLimit(.minutes(3)))
+struct SpineSimulatorTests {
+    /// A result without what changes from one run to the next (ids, times).
+    static func stable(_ result: [String: Any]) -> [String: Any] {
+        var result = result
+        for key in ["requestId", "completedAt", "effectiveTime", "id"] { result[key] = nil }
+        if var history = result["accessHistory"] as? [[String: Any]] {
+            for index in history.indices { history[index]["accessedAt"] = nil }
+            result["accessHistory"] = history
+        }
+        return result
+    }
+
+    @Test("a dataset patient's result is the same, field for field, through Spine as through an SMSP")
+    func sameAsSMSP() async throws {
+        var results: [[String: Any]] = []
+        for spine in [false, true] {
+            let rig = try await WorkerRig(spine: spine)
+            let id = try await rig.send(WorkerRig.body("9990000042"))
+            results.append(Self.stable(try await rig.result(for: id)))
+            #expect(rig.simulator.notifications(nhsNumber: "9990000042").count == 2, "one per local authority of the answer")
+            await rig.stop()
+        }
+        let texts = try results.map {
+            String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self)
+        }
+        #expect(texts[0] == texts[1], "SMSP: \(texts[0])\nSpine: \(texts[1])")
+    }
+
+    @Test("the harness's triggers through the Spine simulator: outcome and code each, retried or not as the mapping says", arguments: [
+        ("9448904053", "no-record", "CPIS-0001", 1),
+        ("9444459993", "failed", "SMSP-9999", 1),
+        ("9346424613", "failed", "CPIS-9999", 2),
+        ("2222222222", "failed", "CPIS-9999", 2),
+    ])
+    func triggers(nhsNumber: String, outcome: String, code: String, requests: Int) async throws {
+        let rig = try await WorkerRig(maximumAttempts: 2, spine: true)
+        let before = rig.simulator.requestCount
+        let result = try await rig.result(for: try await rig.send(WorkerRig.body(nhsNumber)))
+        #expect(result["outcome"] as? String == outcome)
+        #expect((result["responseCode"] as? [String: Any])?["code"] as? String == code)
+        #expect(rig.simulator.requestCount - before == requests)
+        await rig.stop()
+    }
+}

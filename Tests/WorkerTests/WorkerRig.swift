@@ -34,7 +34,7 @@ final class WorkerRig: Sendable {
 
     init(maximumAttempts: Int = 3, maximumInFlight: Int = 8, reservedForTriage: Int = 2,
          authorisation: Authorisation = Authorisation(odsCodesByUser: nil), breakerFailureThreshold: Int = 50,
-         startWorker: Bool = true) async throws {
+         spine: Bool = false, startWorker: Bool = true) async throws {
         var topology = TopologyTests.uniqueTopology()
         topology.retryDelays = [.milliseconds(100), .milliseconds(200)]
         self.topology = topology
@@ -44,6 +44,7 @@ final class WorkerRig: Sendable {
         settings.certificateFile = try Certificates.path("server.pem")
         settings.keyFile = try Certificates.path("server.key")
         settings.clientCAFile = try Certificates.path("ca.pem")
+        settings.spine = spine
         simulator = SMSPSimulator(dataset: try SimulatorDataset(contentsOf: Self.packageRoot.appending(
             path: "Config/simulator-dataset.yaml")))
         server = try SimulatorServer(settings: settings, simulator: simulator, logger: Self.quietLogger)
@@ -65,6 +66,13 @@ final class WorkerRig: Sendable {
             smspTLS: try Certificates.client(),
             schemaDirectory: nil, worker: worker)
         if authorisation.odsCodesByUser != nil { try Self.relayRequests(&configuration) }
+        if spine {
+            // The worker is the SMSP, and the simulator answers as Spine's CP-IS.
+            configuration.spine = WorkerConfiguration.SpineSettings(
+                identity: SpineIdentity(endpoint: "https://localhost:\(server.port)\(settings.path)", asid: "200000000123",
+                                        spineASID: "999999999999"),
+                tls: try Certificates.client())
+        }
         self.configuration = configuration
 
         epr = try await BrokerEnvironment.connect()

@@ -62,8 +62,9 @@ public enum SMSPResponseBuilder {
             .markup(declaringNamespace: true)
     }
 
-    /// The HL7 payload, `CP-ISNHSQueryResponse` (REPC_MT000012GB01).
-    public static func payload(_ answer: CPISAnswer) -> XMLMarkup {
+    /// The HL7 payload, `CP-ISNHSQueryResponse`: the SMSP's REPC_MT000012GB01, or, without the
+    /// response code, Spine's REPC_MT000007GB01.
+    public static func payload(_ answer: CPISAnswer, withResponseCode: Bool = true) -> XMLMarkup {
         func total(_ value: Int?) -> XMLMarkup {
             value.map { "<value value=\"\($0)\"/>" } ?? ""
         }
@@ -80,8 +81,7 @@ public enum SMSPResponseBuilder {
             <CP-ISNHSQueryResponse xmlns="\(SMSPNamespaces.hl7)" xmlns:npfitlc="\(SMSPNamespaces.npfitLocalisation)">
             <effectiveTime value="\(HL7Time.timestamp(answer.effectiveTime ?? Date()))"/>
             <id root="\(answer.id ?? FreshUUID.string())"/>
-            <value codeSystem="\(SMSPConstants.responseCodeSystem)" code="\(answer.responseCode.code)" \
-            displayName="\(answer.responseCode.displayName)"/>
+            \(withResponseCode ? responseCode(answer.responseCode) : "")
             <pertinentInformation11><pertinentTotalReturnedAccessRecords>\(total(answer.totalAccessRecords))\
             </pertinentTotalReturnedAccessRecords></pertinentInformation11>
             <pertinentInformation12><pertinentTotalReturnedChildRecords>\(total(answer.totalChildRecords))\
@@ -90,6 +90,10 @@ public enum SMSPResponseBuilder {
             \(XMLMarkup(joining: answer.plans.map(record)))
             </CP-ISNHSQueryResponse>
             """
+    }
+
+    private static func responseCode(_ code: ResponseCode) -> XMLMarkup {
+        "<value codeSystem=\"\(SMSPConstants.responseCodeSystem)\" code=\"\(code.code)\" displayName=\"\(code.displayName)\"/>"
     }
 
     private static func record(_ plan: ProtectionPlan) -> XMLMarkup {

@@ -9,6 +9,13 @@ public struct SpineReason: Sendable, Hashable, CustomStringConvertible {
     /// ER (error), WG (warning) or IF (information), where given.
     public var qualifier: String?
 
+    public init(code: String, codeSystem: String?, displayName: String?, qualifier: String?) {
+        self.code = code
+        self.codeSystem = codeSystem
+        self.displayName = displayName
+        self.qualifier = qualifier
+    }
+
     public var description: String { "\(code) \"\(displayName ?? "")\"" + (qualifier.map { " (\($0))" } ?? "") }
 }
 
@@ -19,6 +26,14 @@ public struct SpineError: Sendable, Hashable, CustomStringConvertible {
     public var severity: String?
     public var location: String?
     public var description: String
+
+    public init(codeContext: String?, errorCode: String, severity: String?, location: String?, description: String) {
+        self.codeContext = codeContext
+        self.errorCode = errorCode
+        self.severity = severity
+        self.location = location
+        self.description = description
+    }
 }
 
 /// What Spine answered (wire format §5).

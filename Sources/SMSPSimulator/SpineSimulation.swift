@@ -1,0 +1,115 @@
+import CPISDomain
+import Foundation
+
+/// The simulator as Spine's CP-IS (`cpis simulator --spine`, wire format `spine-hl7v3-wire.md`): it
+/// checks a QUPC_IN000006GB01 as Spine does, answers the Message Test Harness's trigger numbers as
+/// the harness does (§10), and the dataset's patients with their plans, keeping the same access
+/// history, notifications, latency and faults as the SMSP simulation.
+extension SMSPSimulator {
+    /// Spine CP-IS's ASID in our answers.
+    static let spineASID = "999999999999"
+
+    /// Judges and answers one POSTed Spine request.
+    public func handleSpine(soapAction: String?, body: [UInt8]) -> SimulatorReply {
+        requests.add(1, ordering: .relaxed)
+        guard soapAction == SpineConstants.queryAction else {
+            return spineFault(client: true, code: "101", "Service / interaction not supported for the requested URI",
+                              location: "HTTP Header - SOAPAction")
+        }
+        let request: SpineIncomingRequest
+        do {
+            request = try SpineRequestReader.read(body)
+        } catch {
+            return spineFault(client: true, code: "201", "The message is not well formed: \(error.message)")
+        }
+        guard request.headerProblems.isEmpty, let messageID = request.messageID, let hl7ID = request.hl7ID,
+              let senderASID = request.senderASID
+        else {
+            return spineFault(client: true, code: "200", request.headerProblems.joined(separator: "; "))
+        }
+        let addressing = SpineResponseBuilder.Addressing(relatesTo: messageID, queryHL7ID: hl7ID, senderASID: senderASID,
+                                                         spineASID: Self.spineASID)
+        guard let query = request.query else {
+            return xml(SpineResponseBuilder.acknowledgement("AE", [Self.mandatoryMissing("CP-ISQueryStub")], to: addressing))
+        }
+        // Spine's own mandatory items (CPIS_Query.xsl): the query is refused, not answered.
+        let missing = query.missingFields + (query.id == nil ? ["Event ID"] : [])
+        guard missing.isEmpty, let rawNumber = query.nhsNumber, let nhsNumber = try? NHSNumber(rawNumber) else {
+            let items = query.nhsNumber == nil ? missing + ["NHS Number"] : missing.isEmpty ? ["NHS Number"] : missing
+            return xml(SpineResponseBuilder.acknowledgement("AE", items.map(Self.mandatoryMissing), to: addressing))
+        }
+        switch nhsNumber.digits {
+        case "9448904053": return xml(SpineResponseBuilder.queryActFailed(Self.notFound, to: addressing))
+        case "9444459993":
+            return spineFault(client: true, code: "101", "Service / interaction not supported for the requested URI",
+                              location: "HTTP Header - SOAPAction")
+        case "9346424613":
+            return xml(SpineResponseBuilder.acknowledgement("AE", [SpineReason(
+                code: "GE002", codeSystem: nil, displayName: "Unexpected business error encountered.", qualifier: "ER")],
+                to: addressing))
+        case "1111111111": return .noResponse
+        case "2222222222":
+            return xml(SpineResponseBuilder.ebXMLError(code: "402005", "An error occurred while finding the defined contract"))
+        default: break
+        }
+        let time = now()
+        switch nextStep(for: nhsNumber.digits) {
+        case .fault(.http503):
+            return .respond(status: 503, contentType: "text/plain; charset=utf-8", body: "503 Service Unavailable\n")
+        case .fault(.soapServerFault):
+            return spineFault(client: false, code: "200", "System failure to process message - default")
+        case .fault(.noResponse):
+            return .noResponse
+        case .fault(.resetMidBody):
+            guard case .respond(let status, let contentType, let body) = spineAnswer(query, nhsNumber, addressing, time) else {
+                return .noResponse
+            }
+            return .resetMidBody(status: status, contentType: contentType, body: body)
+        case .fault(.invalidXML):
+            let full = SpineResponseBuilder.queryActFailed(Self.notFound, to: addressing)
+            return .respond(status: 200, contentType: Self.xmlContentType, body: String(full.prefix(full.count / 2)))
+        case .fault(.wrongRelatesTo):
+            var other = addressing
+            other.relatesTo = "uuid:\(FreshUUID.string())"
+            return spineAnswer(query, nhsNumber, other, time)
+        case .fault(.wrongPayload), .fault(.crossedRecord), .fault(.crossedUnbornRecord), .answer:
+            return spineAnswer(query, nhsNumber, addressing, time)
+        }
+    }
+
+    /// The dataset's patients get their plans (the query recorded in their history); anyone else is
+    /// not found.
+    private func spineAnswer(_ query: CPISQuery, _ nhsNumber: NHSNumber, _ addressing: SpineResponseBuilder.Addressing,
+                             _ time: Date) -> SimulatorReply {
+        guard let plans = dataset.plansByNHSNumber[nhsNumber.digits] else {
+            return xml(SpineResponseBuilder.queryActFailed(Self.notFound, to: addressing))
+        }
+        let access = AccessRecord(accessedAt: time, organisation: query.organisation, author: query.author)
+        let history = register.record(nhsNumber: nhsNumber.digits, access: access, messageID: addressing.relatesTo, plans: plans)
+        return xml(SpineResponseBuilder.records(CPISAnswer(
+            responseCode: TestToolTriggers.success, effectiveTime: time, plans: plans, accessHistory: history,
+            totalAccessRecords: history.count, totalChildRecords: plans.count), to: addressing, at: time))
+    }
+
+    /// The harness's "NHS Number Not Found" reasons.
+    static let notFound = [
+        SpineReason(code: "1", codeSystem: nil, displayName: "NHS Number Not Found", qualifier: "ER"),
+        SpineReason(code: "NHSNCC002", codeSystem: nil, displayName: "NHS Number Not Found", qualifier: "ER"),
+    ]
+
+    /// Spine's refusal of a query missing a mandatory item (inferred: `ErrorBase1712`).
+    static func mandatoryMissing(_ item: String) -> SpineReason {
+        SpineReason(code: "1712", codeSystem: nil, displayName: "MANDATORY_DATA_MISSING|\(item)", qualifier: "ER")
+    }
+
+    private func xml(_ text: String) -> SimulatorReply {
+        .respond(status: 200, contentType: Self.xmlContentType, body: text)
+    }
+
+    private func spineFault(client: Bool, code: String, _ description: String, location: String = "") -> SimulatorReply {
+        .respond(status: 500, contentType: Self.xmlContentType, body: SpineResponseBuilder.fault(
+            client: client, "Application Exception",
+            [SpineError(codeContext: "urn:nhs:names:error:tms", errorCode: code, severity: "Error", location: location,
+                        description: description)]))
+    }
+}
