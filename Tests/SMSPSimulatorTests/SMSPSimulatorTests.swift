@@ -148,3 +148,53 @@ struct SMSPSimulatorAnswerTests {
         #expect(error?.description.contains("V999") == true)
     }
 }
+
+/// The simulator answering as Spine's CP-IS.
+@Suite("SMSP simulator as Spine")
+struct SpineSimulationTests {
+    static let simulator = SMSPSimulator(dataset: try! SimulatorDataset(contentsOf: Fixture.packageRoot.appending(
+        path: "Config/simulator-dataset.yaml")))
+
+    static func query(_ nhsNumber: String, identity: SpineIdentity = SpineIdentity(
+        endpoint: "https://spine.example/sync-service", asid: "200000000123", spineASID: "999999999999")) throws -> SpineRequest {
+        try SpineRequestBuilder(identity: identity).build(nhsNumber: try NHSNumber(nhsNumber), requester: Requester(
+            organisation: Organisation(odsCode: "RKE", name: "The Whittington Hospital"),
+            author: .user(UserAuthor(sdsUserId: "200009876204", jobRole: JobRole(code: "R0260", displayName: "GP"),
+                                     name: PersonName(given: "Paula", family: "Palmer")))))
+    }
+
+    static func answer(_ text: String, soapAction: String? = SpineConstants.queryAction) -> (Int, SpineResponse?) {
+        guard case .respond(let status, _, let body) = simulator.handleSpine(soapAction: soapAction, body: Array(text.utf8)) else {
+            return (0, nil)
+        }
+        return (status, try? SpineResponseReader.read(Array(body.utf8)))
+    }
+
+    @Test("a dataset patient gets records; any other number is not found; both tied to the query")
+    func answers() throws {
+        let request = try Self.query("9990000018")
+        let (status, response) = Self.answer(request.body)
+        #expect(status == 200)
+        guard case .records(let answer)? = response?.answer else { Issue.record("\(String(describing: response))"); return }
+        #expect(answer.plans.count == 1)
+        #expect(response?.mismatch(with: request) == nil)
+        let other = try Self.query("9434765919")
+        guard case .queryActFailed(let reasons)? = Self.answer(other.body).1?.answer else { Issue.record("not QUQI"); return }
+        #expect(reasons.map(\.code).contains("NHSNCC002"))
+    }
+
+    @Test("Spine's header rules and SOAPAction: a malformed request is refused with Spine's reason")
+    func refused() throws {
+        let request = try Self.query("9990000018")
+        let withoutTo = request.body.replacingOccurrences(of: #"<wsa:To>https://spine.example/sync-service</wsa:To>"#, with: "")
+        guard case .fault(let code, _, let errors)? = Self.answer(withoutTo).1?.answer else { Issue.record("no fault"); return }
+        #expect(code == "Client")
+        #expect(errors.first?.description.contains("SOAP_TO_ERROR") == true)
+        guard case .fault(_, _, let soapActionErrors)? = Self.answer(request.body, soapAction: "urn:nhs:names:services:pds").1?.answer
+        else { Issue.record("no fault"); return }
+        #expect(soapActionErrors.first?.errorCode == "101")
+        let noAuthorID = request.body.replacingOccurrences(of: "extension=\"200009876204\"", with: "extension=\"\"")
+        guard case .acknowledgement("AE", let reasons)? = Self.answer(noAuthorID).1?.answer else { Issue.record("no MCCI"); return }
+        #expect(reasons.contains { $0.code == "1712" })
+    }
+}
