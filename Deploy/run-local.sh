@@ -3,12 +3,22 @@
 # (.local/broker), the SMSP simulator over mutual TLS (https://localhost:8443/smsp/cpis) and a worker,
 # sends a sample triage lookup and prints its result. Then it keeps running, so you can send your own
 # (`.build/debug/cpis lookup --nhs-number "999 000 0042"`), until Ctrl-C stops everything it started.
-#   Deploy/run-local.sh          run until Ctrl-C
-#   Deploy/run-local.sh --once   stop after the sample lookup
+#   Deploy/run-local.sh                    run until Ctrl-C
+#   Deploy/run-local.sh --once             stop after the sample lookup
+#   Deploy/run-local.sh --upstream spine   the worker as the SMSP itself, asking the simulator as
+#                                          Spine's CP-IS (HL7 V3); with --once too
 set -euo pipefail
 cd "$(dirname "$0")/.."
 once=false
-[[ ${1:-} == --once ]] && once=true
+upstream=smsp
+while (( $# > 0 )); do
+    case $1 in
+        --once) once=true ;;
+        --upstream) upstream=${2:?--upstream smsp|spine}; shift ;;
+        *) echo "usage: $0 [--once] [--upstream smsp|spine]" >&2; exit 2 ;;
+    esac
+    shift
+done
 
 Deploy/install-dependencies.sh
 swift build --product cpis
@@ -34,17 +44,26 @@ Deploy/local-broker.sh start "$broker_dir"
 # shellcheck source=/dev/null
 source "$broker_dir/env"
 
-"$cpis" simulator >"$local_dir/simulator.log" 2>&1 &
+simulator_options=()
+if [[ $upstream == spine ]]; then
+    # The worker is the SMSP: it asks the simulator, answering as Spine's CP-IS, over mutual TLS.
+    simulator_options=(--spine)
+    export CPIS_UPSTREAM=spine CPIS_SPINE_ENDPOINT=https://localhost:8443/smsp/cpis CPIS_SPINE_ASID=200000000123 \
+        CPIS_SPINE_SPINE_ASID=999999999999 CPIS_SPINE_TLS_CA=.local/certs/ca.pem \
+        CPIS_SPINE_TLS_CERTIFICATE=.local/certs/client.pem CPIS_SPINE_TLS_KEY=.local/certs/client.key
+fi
+"$cpis" simulator "${simulator_options[@]}" >"$local_dir/simulator.log" 2>&1 &
 pids+=($!)
 "$cpis" worker >"$local_dir/worker.log" 2>&1 &
 pids+=($!)
 
 for _ in $(seq 1 60); do
-    grep -q "worker consuming" "$local_dir/worker.log" 2>/dev/null && grep -q "SMSP simulator listening" "$local_dir/simulator.log" && break
+    grep -q "worker consuming" "$local_dir/worker.log" 2>/dev/null && grep -q "simulator listening" "$local_dir/simulator.log" && break
     sleep 0.5
 done
-echo "simulator: $(grep -m1 "SMSP simulator listening" "$local_dir/simulator.log" | sed 's/.*\] //')   (log: .local/simulator.log)"
-echo "worker:    $(grep -m1 "worker consuming" "$local_dir/worker.log" | sed 's/.*\] //')   (log: .local/worker.log)"
+# Log lines are "time level logger: message": the message is shown.
+echo "simulator: $(grep -m1 "simulator listening" "$local_dir/simulator.log" | sed 's/^[^ ]* [^ ]* [^ ]*: //')   (log: .local/simulator.log)"
+echo "worker:    $(grep -m1 "worker consuming" "$local_dir/worker.log" | sed 's/^[^ ]* [^ ]* [^ ]*: //')   (log: .local/worker.log)"
 echo
 echo "== a triage lookup for test patient 999 000 0018"
 "$cpis" lookup --nhs-number "999 000 0018" | python3 -m json.tool
