@@ -81,7 +81,8 @@ extension SMSPSimulator {
     /// not found.
     private func spineAnswer(_ query: CPISQuery, _ nhsNumber: NHSNumber, _ addressing: SpineResponseBuilder.Addressing,
                              _ time: Date) -> SimulatorReply {
-        guard let plans = dataset.plansByNHSNumber[nhsNumber.digits] else {
+        guard let plans = dataset.plansByNHSNumber[nhsNumber.digits] ?? (nhsNumber.digits == Self.harnessRecord ? [Self.harnessPlan] : nil)
+        else {
             return xml(SpineResponseBuilder.queryActFailed(Self.notFound, to: addressing))
         }
         let access = AccessRecord(accessedAt: time, organisation: query.organisation, author: query.author)
@@ -90,6 +91,16 @@ extension SMSPSimulator {
             responseCode: TestToolTriggers.success, effectiveTime: time, plans: plans, accessHistory: history,
             totalAccessRecords: history.count, totalChildRecords: plans.count), to: addressing, at: time))
     }
+
+    /// The harness's success trigger: one looked-after-child record (the harness's own answer's
+    /// shape, with made-up details: its data is reference material, not ours to copy).
+    static let harnessRecord = "9449310394"
+    static let harnessPlan = ProtectionPlan(
+        type: .lookedAfterChild, start: Date(timeIntervalSince1970: 1_400_000_000), end: nil,
+        subject: .child(nhsNumber: harnessRecord, name: PersonName(given: "Harness", family: "Testchild"),
+                        birthDate: CalendarDate(year: 2010, month: 1, day: 1)),
+        localAuthority: LocalAuthority(odsCode: "V999", name: "Harness Test Local Authority",
+                                       officeHoursPhone: "0300 000 0001", emergencyDutyPhone: "0300 000 0002"))
 
     /// The harness's "NHS Number Not Found" reasons.
     static let notFound = [

@@ -204,6 +204,7 @@ struct SpineSimulatorTests {
     }
 
     @Test("the harness's triggers through the Spine simulator: outcome and code each, retried or not as the mapping says", arguments: [
+        ("9449310394", "records-found", "SMSP-0000", 1),
         ("9448904053", "no-record", "CPIS-0001", 1),
         ("9444459993", "failed", "SMSP-9999", 1),
         ("9346424613", "failed", "CPIS-9999", 2),
