@@ -129,16 +129,14 @@ struct SMSPClient: Upstream {
     /// `wsa:RelatesTo`, where sent, names our MessageID, and every record's subject carries the
     /// requested NHS number (the child's own, or the mother's for an unborn child).
     ///
-    /// A subject with no NHS number at all (NHS Digital's own Spine success template has one) is
-    /// accepted only in an answer tied to our query by its ids (`correlated`); never one that names
-    /// another number.
-    static func mismatch(_ response: SMSPResponse, asked messageID: String, about nhsNumber: NHSNumber,
-                         correlated: Bool = false) -> String? {
+    /// A subject with no NHS number at all is refused too, even in an answer tied to our query by its
+    /// ids: nothing then shows the record is the child's. (NHS Digital's own Spine success template
+    /// has such a record, against its schema; a real answer carries the number.)
+    static func mismatch(_ response: SMSPResponse, asked messageID: String, about nhsNumber: NHSNumber) -> String? {
         if let relatesTo = response.relatesTo, relatesTo != messageID {
             return "the SMSP's answer relates to another message (wsa:RelatesTo \(relatesTo), not our \(messageID)): "
                 + "it may be another patient's answer, so none of it is used"
         }
-        let correlated = correlated || response.relatesTo == messageID
         for (index, plan) in response.answer.plans.enumerated() {
             let subjectNumber: String?
             switch plan.subject {
@@ -146,7 +144,6 @@ struct SMSPClient: Upstream {
             case .unbornChild(let mother): subjectNumber = mother.nhsNumber
             }
             let digits = subjectNumber?.filter { $0.isASCII && $0.isNumber }
-            if digits == nil || digits == "", correlated { continue }
             guard digits == nhsNumber.digits else {
                 let shown = digits.map { "*** *** \($0.suffix(4))" } ?? "no NHS number"
                 return "the SMSP returned a record for a different patient (record \(index + 1) is about \(shown), "

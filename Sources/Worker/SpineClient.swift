@@ -89,10 +89,8 @@ struct SpineClient: Upstream {
         let serviceError = ResponseCode(code: "CPIS-9999", displayName: "CP-IS service error")
         switch spineResponse.answer {
         case .records(let answer):
-            // Tied to our query by its ids (checked above) when Spine sent them.
-            let correlated = spineResponse.relatesTo != nil || spineResponse.acknowledgedID != nil
             let asked = SMSPResponse(relatesTo: nil, trackingID: nil, answer: answer)
-            if let problem = SMSPClient.mismatch(asked, asked: query.messageID, about: nhsNumber, correlated: correlated) {
+            if let problem = SMSPClient.mismatch(asked, asked: query.messageID, about: nhsNumber) {
                 return .wrongPatient(message: problem)
             }
             return .answered(answer, spine: audit(query, spineResponse))
