@@ -69,7 +69,7 @@ public final class LookupWorker: Sendable {
         let upstream: any Upstream
         let connection: AMQPConnection
         do {
-            upstream = try makeUpstream(configuration, http: http)
+            upstream = try makeUpstream(configuration, http: http, logger: logger)
             connection = try await AMQPConnection.connect(configuration.broker, logger: logger)
         } catch {
             http.shutdown()
@@ -91,11 +91,13 @@ public final class LookupWorker: Sendable {
     }
 
     /// Spine itself when the settings say so, else the SMSP.
-    private static func makeUpstream(_ configuration: WorkerConfiguration, http: HTTPClient) throws -> any Upstream {
+    private static func makeUpstream(_ configuration: WorkerConfiguration, http: HTTPClient, logger: Logger) throws
+        -> any Upstream
+    {
         if let spine = configuration.spine {
             let validator = try spine.schemaDirectory.map { try SpineSchemaValidator(directory: URL(fileURLWithPath: $0)) }
             return try SpineClient(http: http, identity: spine.identity, validator: validator,
-                                   notFoundReasons: spine.notFoundReasons)
+                                   notFoundReasons: spine.notFoundReasons, logger: logger)
         }
         guard let endpoint = URL(string: configuration.smspIdentity.endpoint) else {
             throw SettingsProblem("smsp.endpoint is not a URL")

@@ -1,6 +1,8 @@
 import CPISDomain
 import Foundation
 import HTTPTransport
+import Logging
+import Metrics
 
 /// Asks Spine's CP-IS itself, when this deployment is the SMSP (`spine-hl7v3-wire.md`): builds
 /// QUPC_IN000006GB01, POSTs it over mutual TLS, reads the answer leniently and maps it to the SMSP
@@ -15,10 +17,12 @@ struct SpineClient: Upstream {
     let notFoundReasons: Set<String>
     private let origin: HTTPEndpoint
     private let target: String
+    private let logger: Logger
 
-    init(http: HTTPClient, identity: SpineIdentity, validator: SpineSchemaValidator?, notFoundReasons: Set<String>)
-        throws(HTTPTransportError)
+    init(http: HTTPClient, identity: SpineIdentity, validator: SpineSchemaValidator?, notFoundReasons: Set<String>,
+         logger: Logger = Logger(label: "cpis.spine")) throws(HTTPTransportError)
     {
+        self.logger = logger
         guard let url = URL(string: identity.endpoint), let scheme = url.scheme, let host = url.host else {
             throw HTTPTransportError(.invalidRequest, "\(identity.endpoint) is not a URL")
         }
@@ -62,6 +66,11 @@ struct SpineClient: Upstream {
             return .unavailable(message: "Spine could not be reached: \(error)", responseCode: Self.connectFailure,
                                 maximumRetries: nil, timedOut: error.code == .timeout,
                                 mayHaveReachedCPIS: error.requestMayHaveBeenProcessed)
+        }
+        if let findings = validator?.findings(inAnswer: response.body) {
+            // Read leniently all the same: NHS Digital's own answers fail their schemas in places.
+            logger.warning("Spine's \(findings.interaction) fails its schema (read all the same): \(findings.problem)")
+            Counter(label: "cpis_spine_schema_findings_total", dimensions: [("interaction", findings.interaction)]).increment()
         }
         return classify(response, to: query, about: request.nhsNumber)
     }

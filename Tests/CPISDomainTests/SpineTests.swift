@@ -210,4 +210,38 @@ struct SpineTests {
     func interactionNames(name: String, expected: Bool) {
         #expect(SpineResponseReader.isInteractionName(name) == expected)
     }
+
+    @Test("schema findings on answers: the harness's success template has some; what our Spine simulator writes has none")
+    func answerFindings() throws {
+        let validator = try SpineSchemaValidator(directory: NHSArtefacts.directory)
+        let request = try Self.request()
+        let harness = try Self.harnessAnswer("REPC_IN000007GB01_sync_template1.xml", to: request)
+        #expect(validator.findings(inAnswer: Array(harness.utf8))?.interaction == "REPC_IN000007GB01")
+
+        let addressing = SpineResponseBuilder.Addressing(relatesTo: request.messageID, queryHL7ID: request.hl7MessageID,
+                                                         senderASID: "200000000123", spineASID: "999999999999")
+        let plan = ProtectionPlan(type: .childProtectionPlan, start: Date(timeIntervalSince1970: 1_780_000_000), end: nil,
+                                  subject: .child(nhsNumber: "9449310394", name: PersonName(given: "A", family: "B"),
+                                                  birthDate: CalendarDate(year: 2019, month: 3, day: 2)),
+                                  localAuthority: LocalAuthority(odsCode: "V145", name: "Islington",
+                                                                 officeHoursPhone: "02075272000", emergencyDutyPhone: "02072260992"))
+        let access = AccessRecord(accessedAt: Date(), organisation: Organisation(odsCode: "RKE", name: "Whittington"),
+                                  author: .user(name: PersonName(given: "P", family: "Q"),
+                                                jobRole: JobRole(code: "R0260", displayName: "GP"), sdsUserId: "200009876204"))
+        let answers = [
+            SpineResponseBuilder.records(CPISAnswer(responseCode: ResponseCode(code: "SMSP-0000", displayName: "Success"),
+                                                    effectiveTime: Date(), plans: [plan], accessHistory: [access],
+                                                    totalAccessRecords: 1, totalChildRecords: 1), to: addressing),
+            SpineResponseBuilder.queryActFailed([SpineReason(code: "NHSNCC002", codeSystem: nil,
+                                                             displayName: "NHS Number Not Found", qualifier: "ER")], to: addressing),
+            SpineResponseBuilder.acknowledgement("AE", [SpineReason(code: "GE002", codeSystem: nil,
+                                                                    displayName: "Unexpected business error encountered.",
+                                                                    qualifier: "ER")], to: addressing),
+        ]
+        for answer in answers {
+            let findings = validator.findings(inAnswer: Array(answer.utf8))
+            #expect(findings == nil, "\(findings.map { "\($0.interaction): \($0.problem)" } ?? "")")
+            #expect(try SpineResponseReader.read(Array(answer.utf8)).mismatch(with: request) == nil)
+        }
+    }
 }

@@ -35,7 +35,7 @@ struct SMSPSimulatorAnswerTests {
         #expect(answer.plans.map(\.type) == [.lookedAfterChild, .childProtectionPlan, .lookedAfterChild])
         #expect(answer.plans.map(\.localAuthority.odsCode) == ["V102", "V145", "V145"])
         #expect(answer.plans[1].end == nil)
-        #expect(answer.plans[1].localAuthority.emergencyDutyPhone == "020 7226 0992")
+        #expect(answer.plans[1].localAuthority.emergencyDutyPhone == "02072260992")
         #expect(answer.plans[0].subject == .child(nhsNumber: "9990000042", name: PersonName(given: "Chloe", family: "Nowak"),
                                                   birthDate: CalendarDate(year: 2016, month: 11, day: 30)))
         #expect(answer.totalChildRecords == 3)

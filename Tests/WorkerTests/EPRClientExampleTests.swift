@@ -40,7 +40,7 @@ struct EPRClientExampleTests {
         let found = try Self.client(tcp + triage + ["9990000018"])
         #expect(found.status == 0, "\(found.output)")
         for text in ["records-found", "child protection plan", "Amy Carter", "local authority: Islington (V145)",
-                     "020 7527 2000", "020 7226 0992", "The Whittington Hospital"] {
+                     "02075272000", "02072260992", "The Whittington Hospital"] {
             #expect(found.output.contains(text), "no '\(text)' in: \(found.output)")
         }
 
@@ -49,7 +49,7 @@ struct EPRClientExampleTests {
                                        "--tls-cert", "\(directory)/client.pem", "--tls-key", "\(directory)/client.key",
                                        "--timeout", "30"] + triage + ["999 000 0034"])
         #expect(overTLS.status == 0, "\(overTLS.output)")
-        for text in ["records-found", "unborn child", "Louise Doyle", "local authority: Manchester (V315)", "0161 255 8250"] {
+        for text in ["records-found", "unborn child", "Louise Doyle", "local authority: Manchester (V315)", "01612558250"] {
             #expect(overTLS.output.contains(text), "no '\(text)' in: \(overTLS.output)")
         }
 

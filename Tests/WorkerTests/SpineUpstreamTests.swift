@@ -209,6 +209,7 @@ struct SpineSimulatorTests {
         ("9444459993", "failed", "SMSP-9999", 1),
         ("9346424613", "failed", "CPIS-9999", 2),
         ("2222222222", "failed", "CPIS-9999", 2),
+        ("1111111111", "failed", "SMSP-0004", 1),
     ])
     func triggers(nhsNumber: String, outcome: String, code: String, requests: Int) async throws {
         let rig = try await WorkerRig(maximumAttempts: 2, spine: true)
@@ -218,5 +219,63 @@ struct SpineSimulatorTests {
         #expect((result["responseCode"] as? [String: Any])?["code"] as? String == code)
         #expect(rig.simulator.requestCount - before == requests)
         await rig.stop()
+    }
+}
+
+/// Spine's answers mapped to outcomes and SMSP codes, each kind (wire format §6).
+@Suite("Spine answers mapped")
+struct SpineMappingTests {
+    static let client = try! SpineClient(http: try! HTTPClient(tls: nil), identity: SpineIdentity(
+        endpoint: "http://127.0.0.1:9/sync-service", asid: "200000000123", spineASID: "999999999999"),
+        validator: nil, notFoundReasons: ["NHSNCC002"])
+
+    static func outcome(status: Int = 200, _ body: (SpineResponseBuilder.Addressing) -> String) throws -> SMSPCallOutcome {
+        let nhsNumber = try NHSNumber("9990000018")
+        let query = try client.builder.build(nhsNumber: nhsNumber, requester: Requester(
+            organisation: Organisation(odsCode: "RKE", name: "X"), author: .system(SystemAuthor(asid: "", nominatedPerson:
+                NominatedPerson(jobRole: JobRole(code: "R0260", displayName: "GP"), name: PersonName(given: "A", family: "B"))))))
+        let addressing = SpineResponseBuilder.Addressing(relatesTo: query.messageID, queryHL7ID: query.hl7MessageID,
+                                                         senderASID: "200000000123", spineASID: "999999999999")
+        return client.classify(HTTPResponse(status: status, body: Array(body(addressing).utf8)), to: query, about: nhsNumber)
+    }
+
+    @Test("Server faults, ebXML errors, MCCI and other QUQI reasons are CPIS-9999, retried")
+    func serviceErrors() throws {
+        let answers: [(Int, (SpineResponseBuilder.Addressing) -> String)] = [
+            (500, { _ in SpineResponseBuilder.fault(client: false, "x", [SpineError(codeContext: nil, errorCode: "206",
+                                                                                  severity: nil, location: nil, description: "routing")]) }),
+            (200, { _ in SpineResponseBuilder.ebXMLError(code: "402005", "contract") }),
+            (200, { SpineResponseBuilder.acknowledgement("AR", [], to: $0) }),
+            (200, { SpineResponseBuilder.queryActFailed([SpineReason(code: "XYZ", codeSystem: nil, displayName: nil, qualifier: "ER")], to: $0) }),
+        ]
+        for (status, body) in answers {
+            guard case .unavailable(_, let code, _, _, let mayHaveReachedCPIS) = try Self.outcome(status: status, body) else {
+                Issue.record("not unavailable")
+                continue
+            }
+            #expect(code?.code == "CPIS-9999")
+            #expect(!mayHaveReachedCPIS)
+        }
+    }
+
+    @Test("a gateway error with no Spine answer is SMSP-0004; an answer that cannot be read SMSP-0002, which may have reached CP-IS")
+    func unreadable() throws {
+        guard case .unavailable(_, let gateway, _, _, let gatewayReached) = try Self.outcome(status: 503, { _ in "<html>down</html>" }) else {
+            Issue.record("not unavailable"); return
+        }
+        #expect(gateway?.code == "SMSP-0004" && !gatewayReached)
+        guard case .unavailable(_, let garbled, _, _, let garbledReached) = try Self.outcome({ _ in "<oops" }) else {
+            Issue.record("not unavailable"); return
+        }
+        #expect(garbled?.code == "SMSP-0002" && garbledReached)
+    }
+
+    @Test("an answer to another query is never used")
+    func otherQuery() throws {
+        guard case .wrongPatient = try Self.outcome({ addressing in
+            var other = addressing
+            other.relatesTo = "uuid:\(FreshUUID.string())"
+            return SpineResponseBuilder.queryActFailed([], to: other)
+        }) else { Issue.record("used"); return }
     }
 }

@@ -68,12 +68,24 @@ public enum SMSPResponseBuilder {
         func total(_ value: Int?) -> XMLMarkup {
             value.map { "<value value=\"\($0)\"/>" } ?? ""
         }
+        // Each past query names the child it asked about, as the schema requires: the answer's child
+        // (or, for an unborn child, the mother).
+        let asked: String? = answer.plans.lazy.compactMap { plan -> String? in
+            switch plan.subject {
+            case .child(let nhsNumber, _, _): nhsNumber
+            case .unbornChild(let mother): mother.nhsNumber
+            }
+        }.first
+        let queried: XMLMarkup? = asked.map {
+            "<queryByParameter><person.NHSnumber><value extension=\"\($0)\"/></person.NHSnumber></queryByParameter>"
+        }
         let history = answer.accessHistory.map { access -> XMLMarkup in
             """
             <pertinentInformation13><pertinentCP-ISNHSQuery>
             <effectiveTime value="\(HL7Time.timestamp(access.accessedAt))"/>
             <id root="\(FreshUUID.string())"/>
             \(author(access))
+            \(queried)
             </pertinentCP-ISNHSQuery></pertinentInformation13>
             """
         }

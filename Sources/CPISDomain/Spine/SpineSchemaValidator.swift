@@ -6,11 +6,44 @@ import XMLSupport
 /// its rules, and the tests check them.
 public struct SpineSchemaValidator: Sendable {
     private let query: XMLSchema
+    /// Spine's answers' schemas, by interaction: findings on an answer are reported, never refused.
+    private let answers: [String: XMLSchema]
 
     /// - Parameter directory: a folder holding `cpis-hl7v3-schemas/` as NHS England publishes it.
     public init(directory: URL) throws(XMLError) {
-        query = try XMLSchema(contentsOf: directory.appending(path: "cpis-hl7v3-schemas/Schemas/QUPC_IN000006GB01.xsd"),
-                              normalisingProhibitedAttributeTypes: true)
+        func schema(_ name: String) throws(XMLError) -> XMLSchema {
+            try XMLSchema(contentsOf: directory.appending(path: "cpis-hl7v3-schemas/Schemas/\(name).xsd"),
+                          normalisingProhibitedAttributeTypes: true)
+        }
+        query = try schema(SpineConstants.queryInteraction)
+        var answers: [String: XMLSchema] = [:]
+        for name in ["REPC_IN000007GB01", "QUQI_IN010000UK14", "MCCI_IN010000UK13"] { answers[name] = try schema(name) }
+        self.answers = answers
+    }
+
+    /// What Spine's schema finds wrong with an answer's interaction, if anything (wire format §8: read
+    /// leniently, so these are logged and counted, never turned into a failed lookup).
+    public func findings(inAnswer bytes: [UInt8]) -> (interaction: String, problem: String)? {
+        guard let document = try? XMLDocument(parsing: bytes),
+              let (name, element) = answers.keys.lazy.compactMap({ name in
+                  Self.descendant(name, in: document.rootElement).map { (name, $0) }
+              }).first,
+              let schema = answers[name]
+        else { return nil }
+        do {
+            try schema.validate(try XMLDocument(copying: element))
+            return nil
+        } catch {
+            return (name, error.message)
+        }
+    }
+
+    private static func descendant(_ name: String, in element: XMLElement) -> XMLElement? {
+        for child in element.childElements {
+            if child.localName == name { return child }
+            if let found = descendant(name, in: child) { return found }
+        }
+        return nil
     }
 
     public func validate(request: SpineRequest) throws(XMLError) {
