@@ -62,7 +62,7 @@ struct HTTPParser {
         var scanned = 0
         while true {
             if skipLeadingLineBreaks() { scanned = 0 }
-            if let end = headEnd(scanned: &scanned) {
+            if let end = try headEnd(scanned: &scanned) {
                 guard end - position <= maximumHeadBytes else { throw .headTooLarge }
                 let head = try Self.splitHead(buffer[position..<end])
                 position = end + 4
@@ -144,13 +144,15 @@ struct HTTPParser {
         return .chunked
     }
 
-    /// The Content-Length, if any; repeated values must agree.
+    /// The Content-Length, if any: exactly one, digits only. A repeated one is refused even when the
+    /// copies agree (RFC 9112 section 6.3 allows a recipient to refuse it), so that no proxy in front
+    /// can read the message another way.
     private static func contentLength(_ headers: HTTPHeaders) throws(Failure) -> Int? {
-        let values = Set(headers.values(for: "Content-Length").flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
-            .map { String($0.trimmingSpaces) })
+        let values = headers.values(for: "Content-Length").flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
+            .map { String($0.trimmingSpaces) }
         guard let value = values.first else { return nil }
         guard values.count == 1, (1...18).contains(value.utf8.count), value.utf8.allSatisfy(isDigit), let length = Int(value) else {
-            throw .malformed("invalid Content-Length \"\(values.sorted().joined(separator: ", "))\"")
+            throw .malformed("invalid Content-Length \"\(values.joined(separator: ", "))\"")
         }
         return length
     }
@@ -180,8 +182,10 @@ struct HTTPParser {
         var body: [UInt8] = []
         while true {
             let sizeLine = try readLine(from: connection, deadline: deadline)
-            // Chunk extensions (";name=value") carry nothing this module uses.
-            let sizeText = sizeLine.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0].trimmingSpaces
+            // Chunk extensions (";name=value") carry nothing this module uses. White space may come
+            // only before an extension's ";" (RFC 9112 section 7.1.1), never around a bare size.
+            let parts = sizeLine.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)
+            let sizeText = parts.count == 2 ? Substring(parts[0].trimmingSpaces) : parts[0]
             // Hex digits only: `Int(_:radix:)` would also accept a sign.
             guard (1...15).contains(sizeText.utf8.count), sizeText.utf8.allSatisfy(Self.isHexDigit),
                   let size = Int(sizeText, radix: 16)
@@ -263,12 +267,16 @@ struct HTTPParser {
 
     /// The index of the CRLFCRLF ending the head, searching only bytes not searched before
     /// (`scanned` is an offset from `position`).
-    private func headEnd(scanned: inout Int) -> Int? {
+    ///
+    /// A line feed without its carriage return is refused as soon as it arrives: a head of bare
+    /// line feeds would otherwise never end, and hold the connection until its timeout.
+    private func headEnd(scanned: inout Int) throws(Failure) -> Int? {
         var index = position + max(0, scanned - 3)
         while index + 4 <= buffer.count {
             if buffer[index] == 13, buffer[index + 1] == 10, buffer[index + 2] == 13, buffer[index + 3] == 10 {
                 return index
             }
+            if buffer[index + 1] == 10, buffer[index] != 13 { throw .malformed("a line ends in LF without CR") }
             index += 1
         }
         scanned = buffer.count - position

@@ -63,7 +63,8 @@ extension Result {
 
 /// Sends raw bytes over a new plain TCP connection to 127.0.0.1:`port` and returns everything the
 /// server sends until it closes (or 3 s pass): for requests no well-behaved client would send.
-func rawExchange(port: Int, sending bytes: [UInt8]) -> String {
+/// `halfClose`: shut the sending side after the bytes, as a client that stops mid-message does.
+func rawExchange(port: Int, sending bytes: [UInt8], halfClose: Bool = false) -> String {
     let descriptor = socket(AF_INET, tcpStreamType, 0)
     guard descriptor >= 0 else { return "socket failed" }
     defer { close(descriptor) }
@@ -79,6 +80,7 @@ func rawExchange(port: Int, sending bytes: [UInt8]) -> String {
         }
     }
     guard connected, send(descriptor, bytes, bytes.count, 0) == bytes.count else { return "connect or send failed" }
+    if halfClose { shutdown(descriptor, Int32(SHUT_WR)) }
     var received: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 4096)
     while case let count = recv(descriptor, &buffer, buffer.count, 0), count > 0 {
