@@ -87,8 +87,14 @@ public struct LineLogHandler: LogHandler {
 /// of messages they did not write (a request id may hold an NHS number).
 public enum NHSNumberMasking {
     public static func masking(_ text: String) -> String {
+        // Most values hold no ten digits at all: they are returned as they are, without copying.
+        var digits = 0
+        for byte in text.utf8 where isDigit(byte) {
+            digits += 1
+            if digits == 10 { break }
+        }
+        guard digits == 10 else { return text }
         let bytes = Array(text.utf8)
-        guard bytes.count >= 10 else { return text }
         var output: [UInt8] = []
         var index = 0
         var changed = false

@@ -42,7 +42,7 @@ public struct XMLMarkup: Sendable, Hashable, CustomStringConvertible, Expressibl
     public static func escape(_ value: String) -> String {
         // Most values (ids, codes, names) need nothing: return them as they are. (0xEF leads the
         // UTF-8 of U+FFFE and U+FFFF.)
-        let needsWork = value.utf8.contains { byte in
+        func needsEscaping(_ byte: UInt8) -> Bool {
             switch byte {
             case UInt8(ascii: "&"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\""), UInt8(ascii: "'"), 0xEF:
                 true
@@ -50,6 +50,10 @@ public struct XMLMarkup: Sendable, Hashable, CustomStringConvertible, Expressibl
             default: false
             }
         }
+        // Over the string's contiguous bytes where it has them (a native string does): an iterator
+        // over the UTF-8 view cost more than the rest of building a request's values.
+        let needsWork = value.utf8.withContiguousStorageIfAvailable { $0.contains(where: needsEscaping) }
+            ?? value.utf8.contains(where: needsEscaping)
         guard needsWork else { return value }
         var escaped = ""
         escaped.reserveCapacity(value.utf8.count)
