@@ -75,7 +75,10 @@ public final class LookupWorker: Sendable {
             http.shutdown()
             throw error
         }
-        let worker = LookupWorker(settings: configuration.worker, connection: connection, upstream: upstream, logger: logger)
+        var settings = configuration.worker
+        // The Spine leg asks again about a query that may have reached CP-IS only where its settings say so.
+        if let spine = configuration.spine { settings.retryQueriesThatMayHaveReachedCPIS = spine.retryAfterPossibleProcessing }
+        let worker = LookupWorker(settings: settings, connection: connection, upstream: upstream, logger: logger)
         do {
             if configuration.worker.authorisation.odsCodesByUser != nil {
                 try await checkMayRelayRequests(on: connection, as: configuration.broker.username,
@@ -331,6 +334,16 @@ public final class LookupWorker: Sendable {
 
     private func call(_ job: LookupJob, message: AMQPMessage, possibleRepeat killedHolder: Bool) -> Reply {
         let possibleRepeat = killedHolder || job.mayRepeatEarlierAttempt
+        // Its earlier holder stopped while it may have been asking: where a query that may have
+        // reached CP-IS is not asked again (the Spine leg, by default), it is answered instead.
+        if killedHolder, !settings.retryQueriesThatMayHaveReachedCPIS {
+            return resultReply(message, LookupResult(
+                requestId: job.requestId, nhsNumber: job.request.nhsNumber.digits, outcome: .failed, attempts: job.attempts,
+                error: .init(kind: .upstreamUnavailable, message: """
+                    the worker holding this request stopped while it may have been asking CP-IS, so it is not asked \
+                    again (a second query would notify the local authority twice); send a new request to ask again
+                    """)))
+        }
         let attempt = job.attempts + 1
         let nhsNumber = job.request.nhsNumber.digits
         let started = ContinuousClock.now
@@ -346,8 +359,8 @@ public final class LookupWorker: Sendable {
             if possibleRepeat {
                 metrics.possibleRepeat()
                 logger.warning("""
-                    possible repeat: this request was redelivered after the worker holding it stopped without settling \
-                    it, so CP-IS may have been asked twice; the access notification says so
+                    possible repeat: an earlier attempt at this request may have reached CP-IS (its holder stopped, or \
+                    no answer came back), so CP-IS may have been asked twice; the access notification says so
                     """, metadata: [LogKey.request: "\(job.requestId)"])
             }
             let result = LookupResult(requestId: job.requestId, nhsNumber: nhsNumber, answer: answer, attempts: attempt)
@@ -388,7 +401,7 @@ public final class LookupWorker: Sendable {
             let mayRetry = !mayHaveReachedCPIS || settings.retryQueriesThatMayHaveReachedCPIS
             if retriesLeft > 0, fitsDeadline, mayRetry {
                 return retryReply(job, message: message, attempt: attempt, step: step, reason: text,
-                                  mayRepeat: mayHaveReachedCPIS || job.mayRepeatEarlierAttempt)
+                                  mayRepeat: mayHaveReachedCPIS || possibleRepeat)
             }
             return resultReply(message, failed(timedOut ? .timeout : .upstreamUnavailable,
                                                "\(text); gave up after \(attempt) attempt(s)", code: code))

@@ -154,7 +154,7 @@ struct SMSPClient: Upstream {
     }
 
     /// Scheme, host and port: the connection pool's key.
-    private static func origin(_ url: URL) -> URL {
+    static func origin(_ url: URL) -> URL {
         var components = URLComponents()
         components.scheme = url.scheme
         components.host = url.host
@@ -162,7 +162,7 @@ struct SMSPClient: Upstream {
         return components.url ?? url
     }
 
-    private static func target(_ url: URL) -> String {
+    static func target(_ url: URL) -> String {
         let path = url.path.isEmpty ? "/" : url.path
         return url.query.map { "\(path)?\($0)" } ?? path
     }

@@ -23,15 +23,15 @@ struct SpineClient: Upstream {
          logger: Logger = Logger(label: "cpis.spine")) throws(HTTPTransportError)
     {
         self.logger = logger
-        guard let url = URL(string: identity.endpoint), let scheme = url.scheme, let host = url.host else {
+        guard let url = URL(string: identity.endpoint) else {
             throw HTTPTransportError(.invalidRequest, "\(identity.endpoint) is not a URL")
         }
         self.http = http
         builder = SpineRequestBuilder(identity: identity)
         self.validator = validator
         self.notFoundReasons = notFoundReasons
-        origin = try HTTPEndpoint(URL(string: "\(scheme)://\(host)\(url.port.map { ":\($0)" } ?? "")")!)
-        target = url.path.isEmpty ? "/" : url.path
+        origin = try HTTPEndpoint(SMSPClient.origin(url))
+        target = SMSPClient.target(url)
     }
 
     func call(_ request: LookupRequest, deadline: Date?, timeout: Duration) -> SMSPCallOutcome {
@@ -78,20 +78,29 @@ struct SpineClient: Upstream {
     static let connectFailure = ResponseCode(code: "SMSP-0004", displayName: "Unable to connect to Spine")
 
     /// Maps Spine's answer to the outcome and its SMSP response code (wire format §5.6 and §6).
+    ///
+    /// Every answer that shows the query reached Spine (a fault, an acknowledgement, a failed query
+    /// act, a gateway's 502–504, an answer that cannot be read) may have notified the local
+    /// authority: it says so (`mayHaveReachedCPIS`), and is asked again only where the settings allow.
     func classify(_ response: HTTPResponse, to query: SpineRequest, about nhsNumber: NHSNumber) -> SMSPCallOutcome {
+        let unreadable = ResponseCode(code: "SMSP-0002", displayName: "Response message validation error")
+        func cannotRead(_ why: String) -> SMSPCallOutcome {
+            if [502, 503, 504].contains(response.status) {
+                return .unavailable(message: "HTTP \(response.status) from Spine, no answer: \(why)", responseCode: Self.connectFailure,
+                                    maximumRetries: nil, timedOut: false, mayHaveReachedCPIS: true)
+            }
+            return .unavailable(message: "HTTP \(response.status) from Spine that cannot be used: \(why)", responseCode: unreadable,
+                                maximumRetries: 1, timedOut: false, mayHaveReachedCPIS: true)
+        }
         let spineResponse: SpineResponse
         do {
             spineResponse = try SpineResponseReader.read(response.body)
         } catch {
-            if [502, 503, 504].contains(response.status) {
-                return .unavailable(message: "HTTP \(response.status) from Spine, no answer: \(error.message)",
-                                    responseCode: Self.connectFailure, maximumRetries: nil, timedOut: false)
-            }
-            // Spine answered something we cannot read: it may have processed the query.
-            return .unavailable(message: "HTTP \(response.status) from Spine that cannot be read: \(error.message)",
-                                responseCode: ResponseCode(code: "SMSP-0002", displayName: "Response message validation error"),
-                                maximumRetries: 1, timedOut: false, mayHaveReachedCPIS: true)
+            return cannotRead(error.message)
         }
+        // Answers come with 200, faults with 500 (wire format §5): anything else is not Spine's answer.
+        let isFault = if case .fault = spineResponse.answer { true } else { false }
+        guard response.status == (isFault ? 500 : 200) else { return cannotRead("an answer with an unexpected status") }
         if let problem = spineResponse.mismatch(with: query) {
             return .wrongPatient(message: "\(problem): it may be another patient's answer, so none of it is used")
         }
@@ -109,11 +118,11 @@ struct SpineClient: Upstream {
                              spine: audit(query, spineResponse))
         case .queryActFailed(let reasons):
             return .unavailable(message: "Spine: query act failed (\(reasons.map(\.description).joined(separator: "; ")))",
-                                responseCode: serviceError, maximumRetries: nil, timedOut: false)
+                                responseCode: serviceError, maximumRetries: nil, timedOut: false, mayHaveReachedCPIS: true)
         case .acknowledgement(let typeCode, let reasons):
             return .unavailable(message: "Spine: application acknowledgement \(typeCode) "
                 + "(\(reasons.map(\.description).joined(separator: "; ")))",
-                                responseCode: serviceError, maximumRetries: nil, timedOut: false)
+                                responseCode: serviceError, maximumRetries: nil, timedOut: false, mayHaveReachedCPIS: true)
         case .fault(let code, let text, let errors) where code == "Client":
             // Spine refused our envelope: our bug, not worth repeating (SMSP-9999).
             return .rejected(message: "Spine refused our request (SOAP Client fault: \(text); "
@@ -122,8 +131,9 @@ struct SpineClient: Upstream {
         case .fault(_, let text, let errors):
             return .unavailable(message: "Spine: SOAP Server fault (\(text); "
                 + "\(errors.map { "\($0.errorCode) \($0.description)" }.joined(separator: "; ")))",
-                                responseCode: serviceError, maximumRetries: nil, timedOut: false)
+                                responseCode: serviceError, maximumRetries: nil, timedOut: false, mayHaveReachedCPIS: true)
         case .messagingError(let errors):
+            // A messaging-layer refusal (no contract found): the query went no further.
             return .unavailable(message: "Spine: ebXML message error (\(errors.map(\.description).joined(separator: "; ")))",
                                 responseCode: serviceError, maximumRetries: nil, timedOut: false)
         }
@@ -131,6 +141,7 @@ struct SpineClient: Upstream {
 
     private func audit(_ query: SpineRequest, _ response: SpineResponse) -> AccessNotification.SpineAudit {
         AccessNotification.SpineAudit(queryMessageID: query.messageID, answerMessageID: response.messageID,
-                                      asid: builder.identity.asid, author: query.author)
+                                      asid: builder.identity.asid, partyKey: builder.identity.partyKey,
+                                      spineASID: builder.identity.spineASID, author: query.author)
     }
 }

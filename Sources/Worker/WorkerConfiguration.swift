@@ -31,13 +31,17 @@ public struct WorkerConfiguration: Sendable {
         public var notFoundReasons: Set<String>
         /// Validate every request against `QUPC_IN000006GB01.xsd` from this folder.
         public var schemaDirectory: String?
+        /// Ask again about a query that may have reached CP-IS without an answer (each query notifies
+        /// the local authority): off unless a deployment decides otherwise.
+        public var retryAfterPossibleProcessing: Bool
 
         public init(identity: SpineIdentity, tls: TLSConfiguration?, notFoundReasons: Set<String> = ["NHSNCC002"],
-                    schemaDirectory: String? = nil) {
+                    schemaDirectory: String? = nil, retryAfterPossibleProcessing: Bool = false) {
             self.identity = identity
             self.tls = tls
             self.notFoundReasons = notFoundReasons
             self.schemaDirectory = schemaDirectory
+            self.retryAfterPossibleProcessing = retryAfterPossibleProcessing
         }
     }
 
@@ -88,16 +92,20 @@ public struct WorkerConfiguration: Sendable {
             username: settings.string("smsp.username", default: "cpis-local"),
             senderODSCode: settings.string("smsp.senderODS"), asid: settings.string("smsp.asid"))
         if let profile = settings.string("smsp.profileId") { identity.profileId = profile }
-        guard let endpoint = URL(string: identity.endpoint), let scheme = endpoint.scheme, endpoint.host != nil,
-              ["https", "http"].contains(scheme)
-        else { throw settings.problem("smsp.endpoint", "'\(identity.endpoint)' is not an http(s) URL") }
+        // The SMSP's settings matter only when it is the upstream.
+        let upstream = settings.string("upstream", default: "smsp")
         var smspTLS: TLSConfiguration?
-        if scheme == "https" {
+        if upstream == "smsp" {
+            guard let endpoint = URL(string: identity.endpoint), let scheme = endpoint.scheme, endpoint.host != nil,
+                  ["https", "http"].contains(scheme)
+            else { throw settings.problem("smsp.endpoint", "'\(identity.endpoint)' is not an http(s) URL") }
+            if scheme == "https" {
             guard let ca = settings.string("smsp.tls.ca") else {
                 throw settings.problem("smsp.tls.ca", "needed for an https endpoint (the CA the SMSP's certificate chains to)")
             }
             smspTLS = .client(caFile: ca, certificateFile: settings.string("smsp.tls.certificate"),
                               keyFile: settings.string("smsp.tls.key"))
+            }
         }
 
         // Worker
@@ -148,13 +156,13 @@ public struct WorkerConfiguration: Sendable {
         }
         // The upstream: another organisation's SMSP (the default), or Spine itself.
         var spine: SpineSettings?
-        switch settings.string("upstream", default: "smsp") {
+        switch upstream {
         case "smsp":
             break
         case "spine":
             spine = try spineSettings(settings)
             worker.smspTimeout = .milliseconds(try settings.int("spine.timeoutMs", default: 20_000))
-            worker.retryQueriesThatMayHaveReachedCPIS = try settings.bool("spine.retryAfterPossibleProcessing", default: false)
+            guard worker.smspTimeout > .zero else { throw settings.problem("spine.timeoutMs", "must be more than 0") }
         case let other:
             throw settings.problem("upstream", "'\(other)' is not smsp or spine")
         }
@@ -237,7 +245,8 @@ public struct WorkerConfiguration: Sendable {
         }
         return SpineSettings(identity: identity, tls: tls,
                              notFoundReasons: Set(settings.stringArray("spine.notFoundReasons") ?? ["NHSNCC002"]),
-                             schemaDirectory: settings.string("spine.schemaDirectory"))
+                             schemaDirectory: settings.string("spine.schemaDirectory"),
+                             retryAfterPossibleProcessing: try settings.bool("spine.retryAfterPossibleProcessing", default: false))
     }
 
     private static func topology(_ settings: SettingsReader) throws -> WorkerTopology {

@@ -19,8 +19,9 @@ public struct WorkerSettings: Sendable {
     /// On SIGTERM: how long in-flight lookups may take to finish before they go back to the queue.
     public var shutdownGracePeriod: Duration = .seconds(20)
     /// Whether a query that may have reached CP-IS without an answer (a timeout, a reset after
-    /// sending) is asked again. Each query notifies the local authority, so the Spine leg does not by
-    /// default (`spine.retryAfterPossibleProcessing`); another SMSP answers for its own retries.
+    /// sending, a worker stopped mid-call) is asked again. Each query notifies the local authority,
+    /// so the Spine leg does not unless `spine.retryAfterPossibleProcessing` says so (set from
+    /// ``WorkerConfiguration/SpineSettings``); another SMSP answers for its own retries.
     public var retryQueriesThatMayHaveReachedCPIS = true
     /// How many answered request ids to remember, so a redelivery is never answered twice.
     public var rememberedRequests = 100_000

@@ -14,7 +14,7 @@ import XMLSupport
 @Suite("worker: Spine upstream", .serialized, .timeLimit(.minutes(3)),
        .enabled(if: HarnessSpine.isPresent, Comment(rawValue: "../shared/nhs (the NHS reference artefacts) is absent: skipped")))
 struct SpineUpstreamTests {
-    @Test("harness templates: a record naming no child refused, not found, a Client fault never retried, an MCCI retried; audit recorded; requests valid")
+    @Test("harness templates: a record naming no child refused, not found, a Client fault and an MCCI not asked again; audit recorded; requests valid")
     func triggers() async throws {
         let spine = try HarnessSpine()
         let rig = try await WorkerRig(maximumAttempts: 2, startWorker: false)
@@ -38,6 +38,7 @@ struct SpineUpstreamTests {
         // worker's safety rule, nothing then shows the record is this child's, and none of it is used.
         #expect(results[found]?["outcome"] as? String == "failed")
         #expect((results[found]?["error"] as? [String: Any])?["kind"] as? String == "wrong-patient")
+        #expect(((results[found]?["error"] as? [String: Any])?["message"] as? String)?.contains("no NHS number") == true)
         #expect(results[notFound]?["outcome"] as? String == "no-record")
         #expect((results[notFound]?["responseCode"] as? [String: Any])?["code"] as? String == "CPIS-0001")
         #expect(results[clientFault]?["outcome"] as? String == "failed")
@@ -45,7 +46,7 @@ struct SpineUpstreamTests {
         #expect(results[acknowledgement]?["outcome"] as? String == "failed")
         #expect((results[acknowledgement]?["responseCode"] as? [String: Any])?["code"] as? String == "CPIS-9999")
         #expect(spine.requests(for: "9444459993") == 1, "a Client fault is our bug: not retried")
-        #expect(spine.requests(for: "9346424613") == 2, "an MCCI error is retried within the attempts")
+        #expect(spine.requests(for: "9346424613") == 1, "an MCCI error shows the query reached Spine: not asked again by default")
         #expect(spine.invalidRequests == [], "every request validates against QUPC_IN000006GB01.xsd")
 
         // One notification per answered lookup, with the Spine leg's audit record.
@@ -72,7 +73,6 @@ struct SpineUpstreamTests {
                                     spineASID: "999999999999"),
             tls: try Certificates.client())
         configuration.worker.smspTimeout = .milliseconds(500)
-        configuration.worker.retryQueriesThatMayHaveReachedCPIS = false
         let worker = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
         let silent = try await rig.send(WorkerRig.body("1111111111"))
         let result = try await rig.result(for: silent)
@@ -207,7 +207,7 @@ struct SpineSimulatorTests {
         ("9449310394", "records-found", "SMSP-0000", 1),
         ("9448904053", "no-record", "CPIS-0001", 1),
         ("9444459993", "failed", "SMSP-9999", 1),
-        ("9346424613", "failed", "CPIS-9999", 2),
+        ("9346424613", "failed", "CPIS-9999", 1),
         ("2222222222", "failed", "CPIS-9999", 2),
         ("1111111111", "failed", "SMSP-0004", 1),
     ])
@@ -239,7 +239,7 @@ struct SpineMappingTests {
         return client.classify(HTTPResponse(status: status, body: Array(body(addressing).utf8)), to: query, about: nhsNumber)
     }
 
-    @Test("Server faults, ebXML errors, MCCI and other QUQI reasons are CPIS-9999, retried")
+    @Test("Server faults, MCCI and other QUQI reasons are CPIS-9999 and may have reached CP-IS; an ebXML error did not")
     func serviceErrors() throws {
         let answers: [(Int, (SpineResponseBuilder.Addressing) -> String)] = [
             (500, { _ in SpineResponseBuilder.fault(client: false, "x", [SpineError(codeContext: nil, errorCode: "206",
@@ -248,13 +248,13 @@ struct SpineMappingTests {
             (200, { SpineResponseBuilder.acknowledgement("AR", [], to: $0) }),
             (200, { SpineResponseBuilder.queryActFailed([SpineReason(code: "XYZ", codeSystem: nil, displayName: nil, qualifier: "ER")], to: $0) }),
         ]
-        for (status, body) in answers {
+        for (index, (status, body)) in answers.enumerated() {
             guard case .unavailable(_, let code, _, _, let mayHaveReachedCPIS) = try Self.outcome(status: status, body) else {
                 Issue.record("not unavailable")
                 continue
             }
             #expect(code?.code == "CPIS-9999")
-            #expect(!mayHaveReachedCPIS)
+            #expect(mayHaveReachedCPIS == (index != 1), "only the ebXML error (the messaging layer's refusal) did not")
         }
     }
 
@@ -263,7 +263,7 @@ struct SpineMappingTests {
         guard case .unavailable(_, let gateway, _, _, let gatewayReached) = try Self.outcome(status: 503, { _ in "<html>down</html>" }) else {
             Issue.record("not unavailable"); return
         }
-        #expect(gateway?.code == "SMSP-0004" && !gatewayReached)
+        #expect(gateway?.code == "SMSP-0004" && gatewayReached, "a gateway may have passed the query on")
         guard case .unavailable(_, let garbled, _, _, let garbledReached) = try Self.outcome({ _ in "<oops" }) else {
             Issue.record("not unavailable"); return
         }
@@ -277,5 +277,69 @@ struct SpineMappingTests {
             other.relatesTo = "uuid:\(FreshUUID.string())"
             return SpineResponseBuilder.queryActFailed([], to: other)
         }) else { Issue.record("used"); return }
+    }
+
+    @Test("an answer that names no query it answers is never used")
+    func noIDs() throws {
+        guard case .wrongPatient = try Self.outcome({ addressing in
+            SpineResponseBuilder.queryActFailed([SpineReason(code: "NHSNCC002", codeSystem: nil, displayName: nil, qualifier: "ER")],
+                                                to: addressing)
+                .replacingOccurrences(of: "<wsa:RelatesTo>\(addressing.relatesTo)</wsa:RelatesTo>", with: "")
+                .replacingOccurrences(of: "<messageRef><id root=\"\(addressing.queryHL7ID)\"/></messageRef>", with: "<messageRef/>")
+        }) else { Issue.record("used"); return }
+    }
+
+    @Test("records answered with a stray response code still count as Spine's records (SMSP-0000)")
+    func strayCode() throws {
+        let plan = ProtectionPlan(type: .childProtectionPlan, start: Date(), end: nil,
+                                  subject: .child(nhsNumber: "9990000018", name: nil, birthDate: nil),
+                                  localAuthority: LocalAuthority(odsCode: "V145", name: "Islington", officeHoursPhone: nil,
+                                                                 emergencyDutyPhone: nil))
+        let outcome = try Self.outcome { addressing in
+            SpineResponseBuilder.records(CPISAnswer(responseCode: ResponseCode(code: "SMSP-0000", displayName: "Success"),
+                                                    plans: [plan], totalAccessRecords: 0, totalChildRecords: 1), to: addressing)
+                .replacingOccurrences(of: "<id root=", with: "<value code=\"CPIS-0001\"/><id root=")
+        }
+        guard case .answered(let answer, _) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(answer.responseCode.code == "SMSP-0000" && answer.plans.count == 1)
+    }
+}
+
+/// The Spine leg's retry safety, through the Spine simulator.
+@Suite("worker: Spine retry safety", .serialized, .timeLimit(.minutes(3)))
+struct SpineRetrySafetyTests {
+    @Test("allowed to, the worker asks again after no answer came, and the notification says possibleRepeat")
+    func retriedWhenAllowed() async throws {
+        let rig = try await WorkerRig(maximumAttempts: 3, spine: true, startWorker: false)
+        var configuration = rig.configuration
+        configuration.spine?.retryAfterPossibleProcessing = true
+        configuration.worker.smspTimeout = .milliseconds(500)
+        rig.simulator.script(nhsNumber: "9990000018", steps: [.fault(.noResponse), .answer])
+        let worker = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
+        let audit = DeliveryInbox()
+        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0, acknowledgement: .automatic),
+                                  handler: audit.handler)
+        let result = try await rig.result(for: try await rig.send(WorkerRig.body("9990000018")))
+        #expect(result["outcome"] as? String == "records-found")
+        #expect(result["attempts"] as? Int == 2)
+        let notification = try #require(try await audit.wait(count: 1).compactMap(WorkerRig.json).first)
+        #expect(notification["possibleRepeat"] as? Bool == true)
+        await worker.shutdown()
+        await rig.stop()
+    }
+
+    @Test("by default it does not ask again after no answer came")
+    func notRetriedByDefault() async throws {
+        let rig = try await WorkerRig(maximumAttempts: 3, spine: true, startWorker: false)
+        var configuration = rig.configuration
+        configuration.worker.smspTimeout = .milliseconds(500)
+        rig.simulator.script(nhsNumber: "9990000018", steps: [.fault(.noResponse), .answer])
+        let before = rig.simulator.requestCount
+        let worker = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
+        let result = try await rig.result(for: try await rig.send(WorkerRig.body("9990000018")))
+        #expect(result["outcome"] as? String == "failed")
+        #expect(rig.simulator.requestCount - before == 1)
+        await worker.shutdown()
+        await rig.stop()
     }
 }

@@ -56,4 +56,24 @@ struct WorkerConfigurationTests {
         let configuration = try await WorkerConfiguration.load(file: file, environment: [:])
         #expect(configuration.worker.authorisation.odsCodesByUser == ["epr-whittington": ["RKE"], "shift-batch": ["RKE", "RAL"]])
     }
+
+    @Test("upstream spine: its own settings, required ones named; the SMSP's not needed")
+    func spineUpstream() async throws {
+        let missing = await #expect(throws: (any Error).self) {
+            _ = try await WorkerConfiguration.load(file: nil, environment: ["CPIS_UPSTREAM": "spine"])
+        }
+        #expect("\(missing.map { "\($0)" } ?? "")".contains("spine.endpoint"))
+        let configuration = try await WorkerConfiguration.load(file: nil, environment: [
+            "CPIS_UPSTREAM": "spine", "CPIS_SPINE_ENDPOINT": "https://spine.example/sync-service", "CPIS_SPINE_ASID": "200000000123",
+            "CPIS_SPINE_SPINE_ASID": "999999999999", "CPIS_SPINE_TLS_CA": "/etc/cpis/spine-ca.pem",
+        ])
+        let spine = try #require(configuration.spine)
+        #expect(spine.identity.asid == "200000000123" && spine.identity.versionCode == "v3INF_DMSv5.7:FIN")
+        #expect(!spine.retryAfterPossibleProcessing, "asking again about a query that may have reached CP-IS is off by default")
+        #expect(spine.notFoundReasons == ["NHSNCC002"])
+        #expect(configuration.worker.smspTimeout == .seconds(20))
+        await #expect(throws: (any Error).self) {
+            _ = try await WorkerConfiguration.load(file: nil, environment: ["CPIS_UPSTREAM": "carrier-pigeon"])
+        }
+    }
 }

@@ -72,7 +72,6 @@ final class WorkerRig: Sendable {
                 identity: SpineIdentity(endpoint: "https://localhost:\(server.port)\(settings.path)", asid: "200000000123",
                                         spineASID: "999999999999"),
                 tls: try Certificates.client())
-            configuration.worker.retryQueriesThatMayHaveReachedCPIS = false   // as `upstream: spine` sets it
         }
         self.configuration = configuration
 

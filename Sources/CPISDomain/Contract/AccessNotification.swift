@@ -12,7 +12,9 @@ public struct AccessNotification: Sendable, Hashable {
     public var outcome: LookupResult.Outcome
     public var localAuthoritiesNotified: [Organisation]
     /// This query may repeat one already sent for the same request: the request was redelivered
-    /// after the worker holding it stopped without settling it (a kill mid-call).
+    /// after the worker holding it stopped without settling it (a kill mid-call), or an earlier
+    /// attempt may have reached CP-IS without an answer coming back and the settings allowed asking
+    /// again.
     public var possibleRepeat: Bool
     /// When this deployment is the SMSP and asked Spine itself: the audit record the SMSP provider
     /// requirements ask for.
@@ -23,15 +25,20 @@ public struct AccessNotification: Sendable, Hashable {
         /// Our query's `wsa:MessageID`, and Spine's answer's, where it sent one.
         public var queryMessageID: String
         public var answerMessageID: String?
-        /// Our ASID, the query's sender.
+        /// Our ASID, the query's sender, and our party key; Spine CP-IS's ASID, its receiver.
         public var asid: String
+        public var partyKey: String?
+        public var spineASID: String
         /// The author as sent to Spine (a system author without an ASID is sent with ours).
         public var author: Requester
 
-        public init(queryMessageID: String, answerMessageID: String?, asid: String, author: Requester) {
+        public init(queryMessageID: String, answerMessageID: String?, asid: String, partyKey: String?, spineASID: String,
+                    author: Requester) {
             self.queryMessageID = queryMessageID
             self.answerMessageID = answerMessageID
             self.asid = asid
+            self.partyKey = partyKey
+            self.spineASID = spineASID
             self.author = author
         }
     }
@@ -71,6 +78,8 @@ public struct AccessNotification: Sendable, Hashable {
                         fields.member("queryMessageId", spine.queryMessageID)
                         fields.member("answerMessageId", spine.answerMessageID)
                         fields.member("asid", spine.asid)
+                        fields.member("partyKey", spine.partyKey)
+                        fields.member("spineAsid", spine.spineASID)
                         fields.member("author") { $0.write(spine.author) }
                     }
                 }

@@ -79,15 +79,16 @@ public enum SMSPResponseReader {
     // MARK: The answer
 
     /// Reads a `CP-ISNHSQueryResponse`: the SMSP's REPC_MT000012GB01, which carries its response
-    /// code in `value`, or Spine's REPC_MT000007GB01, which has none and is given `responseCode`.
+    /// code in `value`, or Spine's REPC_MT000007GB01, which has none and is given `responseCode`
+    /// (a `value` in it, which it should not have, is ignored).
     static func readAnswer(_ response: XMLElement, responseCode given: ResponseCode? = nil) throws(SMSPResponseError)
         -> CPISAnswer
     {
         let responseCode: ResponseCode
-        if let value = response.child("value"), let code = value.attribute("code"), !code.isEmpty {
-            responseCode = ResponseCode(code: code, displayName: value.attribute("displayName") ?? "")
-        } else if let given {
+        if let given {
             responseCode = given
+        } else if let value = response.child("value"), let code = value.attribute("code"), !code.isEmpty {
+            responseCode = ResponseCode(code: code, displayName: value.attribute("displayName") ?? "")
         } else {
             throw malformed("the answer has no response code (value/@code)")
         }

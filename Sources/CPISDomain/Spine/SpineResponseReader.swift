@@ -60,14 +60,23 @@ public struct SpineResponse: Sendable, Hashable {
     /// `acknowledgement/messageRef/id/@root`: our HL7 id, in QUQI and MCCI answers.
     public var acknowledgedID: String?
 
-    /// Why this answer cannot be the answer to `request` (a different query's ids), or nil.
+    /// Why this answer cannot be the answer to `request` (another query's ids, or none at all), or nil.
+    /// Faults and messaging errors carry no ids and are not answers about anyone.
     public func mismatch(with request: SpineRequest) -> String? {
-        let ours = request.hl7MessageID.uppercased()
-        if let relatesTo, relatesTo.uppercased() != ours {
-            return "Spine's answer relates to \(relatesTo), not to our query \(ours)"
+        switch answer {
+        case .fault, .messagingError: return nil
+        case .records, .queryActFailed, .acknowledgement: break
         }
-        if let acknowledgedID, acknowledgedID.uppercased() != ours {
-            return "Spine's answer acknowledges \(acknowledgedID), not our query \(ours)"
+        let ourMessage = String(request.messageID.dropFirst("uuid:".count)).uppercased()
+        let ourHL7ID = request.hl7MessageID.uppercased()
+        if let relatesTo, relatesTo.uppercased() != ourMessage {
+            return "Spine's answer relates to \(relatesTo), not to our query \(ourMessage)"
+        }
+        if let acknowledgedID, acknowledgedID.uppercased() != ourHL7ID {
+            return "Spine's answer acknowledges \(acknowledgedID), not our query \(ourHL7ID)"
+        }
+        guard relatesTo != nil || acknowledgedID != nil else {
+            return "Spine's answer names no query it answers (no wsa:RelatesTo, no acknowledged id)"
         }
         return nil
     }
