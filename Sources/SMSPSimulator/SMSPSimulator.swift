@@ -238,7 +238,7 @@ public final class SMSPSimulator: Sendable {
     }
 
     /// False when the id was seen before.
-    private func remember(messageID: String) -> Bool {
+    func remember(messageID: String) -> Bool {
         state.withLock { state in
             guard state.seenMessageIDs.insert(messageID).inserted else { return false }
             state.seenMessageIDOrder.append(messageID)

@@ -27,6 +27,9 @@ extension SMSPSimulator {
         else {
             return spineFault(client: true, code: "200", request.headerProblems.joined(separator: "; "))
         }
+        guard remember(messageID: messageID) else {
+            return spineFault(client: true, code: "200", "wsa:MessageID \(messageID) was already used: every message needs a new one")
+        }
         let addressing = SpineResponseBuilder.Addressing(relatesTo: messageID, queryHL7ID: hl7ID, senderASID: senderASID,
                                                          spineASID: Self.spineASID)
         guard let query = request.query else {
@@ -72,7 +75,18 @@ extension SMSPSimulator {
             var other = addressing
             other.relatesTo = "uuid:\(FreshUUID.string())"
             return spineAnswer(query, nhsNumber, other, time)
-        case .fault(.wrongPayload), .fault(.crossedRecord), .fault(.crossedUnbornRecord), .answer:
+        case .fault(.crossedRecord), .fault(.crossedUnbornRecord):
+            // Another dataset patient's records, as an answer to this query.
+            let other = dataset.plansByNHSNumber.sorted { $0.key < $1.key }.first { $0.key != nhsNumber.digits }
+            guard let plans = other?.value else { return spineAnswer(query, nhsNumber, addressing, time) }
+            return xml(SpineResponseBuilder.records(CPISAnswer(
+                responseCode: TestToolTriggers.success, effectiveTime: time, plans: plans, totalAccessRecords: 0,
+                totalChildRecords: plans.count), to: addressing, at: time))
+        case .fault(.wrongPayload):
+            // Not a CP-IS answer: another service's interaction.
+            return xml(SpineResponseBuilder.acknowledgement("AE", [], to: addressing)
+                .replacingOccurrences(of: "MCCI_IN010000UK13", with: "QUPA_IN050000UK32"))
+        case .answer:
             return spineAnswer(query, nhsNumber, addressing, time)
         }
     }

@@ -193,6 +193,10 @@ struct SpineSimulationTests {
         guard case .fault(_, _, let soapActionErrors)? = Self.answer(request.body, soapAction: "urn:nhs:names:services:pds").1?.answer
         else { Issue.record("no fault"); return }
         #expect(soapActionErrors.first?.errorCode == "101")
+        let again = try Self.query("9990000018")
+        _ = Self.answer(again.body)
+        guard case .fault(_, _, let reuseErrors)? = Self.answer(again.body).1?.answer else { Issue.record("no fault"); return }
+        #expect(reuseErrors.first?.description.contains("already used") == true, "a MessageID is never reused")
         let noAuthorID = request.body.replacingOccurrences(of: "extension=\"200009876204\"", with: "extension=\"\"")
         guard case .acknowledgement("AE", let reasons)? = Self.answer(noAuthorID).1?.answer else { Issue.record("no MCCI"); return }
         #expect(reasons.contains { $0.code == "1712" })

@@ -203,6 +203,16 @@ struct SpineSimulatorTests {
         #expect(texts[0] == texts[1], "SMSP: \(texts[0])\nSpine: \(texts[1])")
     }
 
+    @Test("Spine's records about another child are never used: failed, wrong-patient")
+    func crossedRecord() async throws {
+        let rig = try await WorkerRig(spine: true)
+        rig.simulator.script(nhsNumber: "9990000018", steps: [.fault(.crossedRecord)])
+        let result = try await rig.result(for: try await rig.send(WorkerRig.body("9990000018")))
+        #expect(result["outcome"] as? String == "failed")
+        #expect((result["error"] as? [String: Any])?["kind"] as? String == "wrong-patient")
+        await rig.stop()
+    }
+
     @Test("the harness's triggers through the Spine simulator: outcome and code each, retried or not as the mapping says", arguments: [
         ("9449310394", "records-found", "SMSP-0000", 1),
         ("9448904053", "no-record", "CPIS-0001", 1),
