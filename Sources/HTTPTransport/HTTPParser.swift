@@ -283,43 +283,54 @@ struct HTTPParser {
         return nil
     }
 
-    /// Splits a head (without its final CRLFCRLF) into the start line and header fields.
+    /// Splits a head (without its final CRLFCRLF) into the start line and header fields. Works on
+    /// the bytes and makes strings only of the parts kept: a head is read for every SMSP call.
     private static func splitHead(_ bytes: ArraySlice<UInt8>) throws(Failure) -> Head {
         let lines = try lines(of: bytes)
-        let parts = lines[0].split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        let parts = lines[0].split(separator: UInt8(ascii: " "), maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count >= 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-            throw .malformed("the start line \"\(lines[0].prefix(80))\" does not have three parts")
+            throw .malformed("the start line \"\(text(lines[0].prefix(80)))\" does not have three parts")
         }
         var headers = HTTPHeaders()
-        for text in lines.dropFirst() {
-            guard let colon = text.firstIndex(of: ":") else { throw .malformed("a header line has no colon") }
-            let name = text[..<colon]
-            guard !name.isEmpty, name.utf8.allSatisfy(isTokenCharacter) else {
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .malformed("a header line has no colon") }
+            let name = line[..<colon]
+            guard !name.isEmpty, name.allSatisfy(isTokenCharacter) else {
                 // Also catches white space before the colon and obsolete line folding (RFC 9112 section 5).
-                throw .malformed("invalid header name \"\(name.prefix(80))\"")
+                throw .malformed("invalid header name \"\(text(name.prefix(80)))\"")
             }
-            headers.add(name: String(name), value: String(text[text.index(after: colon)...].trimmingSpaces))
+            let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+            var value = line[line.index(after: colon)...]
+            while let first = value.first, isSpace(first) { value.removeFirst() }
+            while let last = value.last, isSpace(last) { value.removeLast() }
+            headers.add(name: text(name), value: text(value))
         }
-        return Head(startLine: (parts[0], parts[1], parts.count == 3 ? parts[2] : ""), headers: headers)
+        return Head(startLine: (text(parts[0]), text(parts[1]), parts.count == 3 ? text(parts[2]) : ""), headers: headers)
+    }
+
+    private static func text(_ bytes: ArraySlice<UInt8>) -> String {
+        String(decoding: bytes, as: UTF8.self)
     }
 
     /// The lines of a head: every line but the last must end in CRLF (the last one's CRLF is part
     /// of the terminating CRLFCRLF); no line may hold a NUL or a bare CR.
-    private static func lines(of head: ArraySlice<UInt8>) throws(Failure) -> [Substring] {
-        let pieces = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        var lines: [Substring] = []
-        for (index, piece) in pieces.enumerated() {
-            var content = piece
-            if index < pieces.count - 1 {
-                guard content.last == UInt8(ascii: "\r") else { throw .malformed("a line ends in LF without CR") }
-                content.removeLast()
+    private static func lines(of head: ArraySlice<UInt8>) throws(Failure) -> [ArraySlice<UInt8>] {
+        var lines: [ArraySlice<UInt8>] = []
+        var start = head.startIndex
+        while true {
+            let lineFeed = head[start...].firstIndex(of: UInt8(ascii: "\n"))
+            var line = head[start..<(lineFeed ?? head.endIndex)]
+            if lineFeed != nil {
+                guard line.last == UInt8(ascii: "\r") else { throw .malformed("a line ends in LF without CR") }
+                line.removeLast()
             }
-            guard !content.contains(0), !content.contains(UInt8(ascii: "\r")) else {
+            guard !line.contains(where: { $0 == 0 || $0 == UInt8(ascii: "\r") }) else {
                 throw .malformed("a line holds a NUL or a bare CR")
             }
-            lines.append(Substring(String(decoding: content, as: UTF8.self)))
+            lines.append(line)
+            guard let lineFeed else { return lines }
+            start = head.index(after: lineFeed)
         }
-        return lines
     }
 
     static func isDigit(_ byte: UInt8) -> Bool {

@@ -37,17 +37,23 @@ final class ConnectionMailbox: Sendable {
 
     /// Queues a command for the owner thread; after the connection is closed, fails it at once.
     func post(_ command: ConnectionCommand) {
-        let accepted = state.withLock { state in
-            guard !state.isClosed else { return false }
+        enum Posted { case refused, first, queuedBehindOthers }
+        let posted = state.withLock { state -> Posted in
+            guard !state.isClosed else { return .refused }
             state.commands.append(command)
-            return true
+            return state.commands.count == 1 ? .first : .queuedBehindOthers
         }
-        guard accepted else {
+        switch posted {
+        case .refused:
             command.fail(AMQPError(.clientClosed, "the connection has been closed"))
-            return
+        case .first:
+            var byte: UInt8 = 1
+            _ = write(wakeWriter, &byte, 1)  // a full pipe already means "wake up"
+        case .queuedBehindOthers:
+            // The command that found the queue empty wakes the owner (or has: the owner drains the
+            // pipe before it takes the queue), and the owner takes every command queued by then.
+            break
         }
-        var byte: UInt8 = 1
-        _ = write(wakeWriter, &byte, 1)  // a full pipe already means "wake up"
     }
 
     func takeAll() -> [ConnectionCommand] {

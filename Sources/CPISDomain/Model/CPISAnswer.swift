@@ -22,7 +22,7 @@ public struct CalendarDate: Sendable, Hashable, Codable, CustomStringConvertible
     }
 
     public var description: String {
-        "\(year.zeroPadded(width: 4))-\(month.zeroPadded(width: 2))-\(day.zeroPadded(width: 2))"
+        DigitFields.string { $0.date(self, separator: "-") }
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -7,8 +7,60 @@ import Foundation
 public enum UTCTimestamp {
     public static func string(_ date: Date) -> String {
         let (day, time) = CalendarDate.split(date)
-        return "\(day)T\((time / 3_600_000).zeroPadded(width: 2)):\((time / 60_000 % 60).zeroPadded(width: 2)):"
-            + "\((time / 1000 % 60).zeroPadded(width: 2)).\((time % 1000).zeroPadded(width: 3))Z"
+        return DigitFields.string { fields in
+            fields.date(day, separator: "-")
+            fields.append("T")
+            fields.append(time / 3_600_000, width: 2)
+            fields.append(":")
+            fields.append(time / 60_000 % 60, width: 2)
+            fields.append(":")
+            fields.append(time / 1000 % 60, width: 2)
+            fields.append(".")
+            fields.append(time % 1000, width: 3)
+            fields.append("Z")
+        }
+    }
+}
+
+/// Zero-padded decimal fields and separators written straight into a string's bytes. Timestamps are
+/// written several times per lookup, and joining small strings cost microseconds each.
+struct DigitFields {
+    private var bytes: [UInt8] = []
+
+    static func string(_ write: (inout DigitFields) -> Void) -> String {
+        var fields = DigitFields()
+        fields.bytes.reserveCapacity(32)
+        write(&fields)
+        return String(decoding: fields.bytes, as: UTF8.self)
+    }
+
+    /// `value`'s digits, with leading zeros up to `width` (more digits where it has more).
+    mutating func append(_ value: Int, width: Int) {
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        guard value >= 0, value < divisor * 10 else {
+            let digits = String(value).utf8
+            bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: max(0, width - digits.count)))
+            bytes.append(contentsOf: digits)
+            return
+        }
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
+    }
+
+    mutating func append(_ separator: Unicode.Scalar) {
+        bytes.append(UInt8(ascii: separator))
+    }
+
+    /// `yyyy<separator>MM<separator>dd`, or `yyyyMMdd` without a separator.
+    mutating func date(_ date: CalendarDate, separator: Unicode.Scalar? = nil) {
+        append(date.year, width: 4)
+        if let separator { append(separator) }
+        append(date.month, width: 2)
+        if let separator { append(separator) }
+        append(date.day, width: 2)
     }
 }
 
@@ -47,13 +99,5 @@ extension CalendarDate {
     static func length(ofMonth month: Int, in year: Int) -> Int {
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
         return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-    }
-}
-
-extension Int {
-    /// The decimal digits, with leading zeros up to `width`.
-    func zeroPadded(width: Int) -> String {
-        let digits = String(self)
-        return String(repeating: "0", count: Swift.max(0, width - digits.count)) + digits
     }
 }

@@ -71,13 +71,17 @@ public enum HL7Time {
     private static func digits(_ date: Date, offset: Int, seconds: Bool) -> String {
         let (day, milliseconds) = CalendarDate.split(date, offset: offset)
         let time = milliseconds / 1000
-        return string(day) + (time / 3600).zeroPadded(width: 2) + (time / 60 % 60).zeroPadded(width: 2)
-            + (seconds ? (time % 60).zeroPadded(width: 2) : "")
+        return DigitFields.string { fields in
+            fields.date(day)
+            fields.append(time / 3600, width: 2)
+            fields.append(time / 60 % 60, width: 2)
+            if seconds { fields.append(time % 60, width: 2) }
+        }
     }
 
     /// `yyyyMMdd`.
     static func string(_ date: CalendarDate) -> String {
-        date.year.zeroPadded(width: 4) + date.month.zeroPadded(width: 2) + date.day.zeroPadded(width: 2)
+        DigitFields.string { $0.date(date) }
     }
 
     /// The digits' values and the offset from UTC in seconds, if any; nil when `text` is not a TS.
