@@ -19,19 +19,16 @@ public final class SMSPSimulator: Sendable {
     private struct State {
         var behaviour: SimulatorBehaviour
         var sequences: [String: [SimulatorStep]] = [:]
-        var seenMessageIDs: Set<String> = []
-        var seenMessageIDOrder: [String] = []
     }
 
     let dataset: SimulatorDataset
-    private let inspector: RequestInspector
+    private let inspector: SMSPRequestInspector
+    let seenMessageIDs = SeenMessageIDs(window: 24 * 3600, capacity: 100_000)
     let register = AccessRegister()
     private let state: Mutex<State>
     let now: @Sendable () -> Date
     let requests = Atomic<Int>(0)
     private let inFlight = Mutex((now: 0, most: 0))
-    /// How many message ids to remember for the uniqueness check.
-    private static let rememberedMessageIDs = 100_000
     static let xmlContentType = "text/xml; charset=utf-8"
 
     /// - Parameters:
@@ -40,7 +37,7 @@ public final class SMSPSimulator: Sendable {
     public init(dataset: SimulatorDataset, behaviour: SimulatorBehaviour = SimulatorBehaviour(),
                 expectedTo: String? = nil, now: @escaping @Sendable () -> Date = Date.init) {
         self.dataset = dataset
-        self.inspector = RequestInspector(expectedTo: expectedTo)
+        self.inspector = SMSPRequestInspector(expectedTo: expectedTo)
         self.state = Mutex(State(behaviour: behaviour))
         self.now = now
     }
@@ -80,7 +77,7 @@ public final class SMSPSimulator: Sendable {
         }
         let time = now()
         var problems = inspector.problems(soapAction: soapAction, request: request, now: time)
-        if let messageID = request.messageID, problems.isEmpty, !remember(messageID: messageID) {
+        if let messageID = request.messageID, problems.isEmpty, !seenMessageIDs.firstUse(of: messageID, at: time) {
             problems.append("wsa:MessageID \(messageID) was already used: every message needs a new one")
         }
         guard problems.isEmpty, let query = request.query, let rawNumber = query.nhsNumber,
@@ -213,11 +210,8 @@ public final class SMSPSimulator: Sendable {
     public func reset() {
         register.reset()
         resetMostInFlight()
-        state.withLock { state in
-            state.sequences = [:]
-            state.seenMessageIDs = []
-            state.seenMessageIDOrder = []
-        }
+        state.withLock { $0.sequences = [:] }
+        seenMessageIDs.forgetAll()
     }
 
     func nextStep(for nhsNumber: String) -> SimulatorStep {
@@ -234,18 +228,6 @@ public final class SMSPSimulator: Sendable {
                 }
             }
             return .answer
-        }
-    }
-
-    /// False when the id was seen before.
-    func remember(messageID: String) -> Bool {
-        state.withLock { state in
-            guard state.seenMessageIDs.insert(messageID).inserted else { return false }
-            state.seenMessageIDOrder.append(messageID)
-            if state.seenMessageIDOrder.count > Self.rememberedMessageIDs {
-                state.seenMessageIDs.remove(state.seenMessageIDOrder.removeFirst())
-            }
-            return true
         }
     }
 }

@@ -27,7 +27,7 @@ extension SMSPSimulator {
         else {
             return spineFault(client: true, code: "200", request.headerProblems.joined(separator: "; "))
         }
-        guard remember(messageID: messageID) else {
+        guard seenMessageIDs.firstUse(of: messageID, at: now()) else {
             return spineFault(client: true, code: "200", "wsa:MessageID \(messageID) was already used: every message needs a new one")
         }
         let addressing = SpineResponseBuilder.Addressing(relatesTo: messageID, queryHL7ID: hl7ID, senderASID: senderASID,

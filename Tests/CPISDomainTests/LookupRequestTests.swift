@@ -67,7 +67,7 @@ struct LookupRequestTests {
          "requester.user.jobRole.displayName is missing"),
     ])
     func explainsErrors(body: String, expected: String) {
-        let error = #expect(throws: LookupRequestError.self) { try LookupRequest(json: Array(body.utf8)) }
+        let error = #expect(throws: ContractError.self) { try LookupRequest(json: Array(body.utf8)) }
         #expect(error?.message.contains(expected) == true, "\(error?.message ?? "no error")")
     }
 

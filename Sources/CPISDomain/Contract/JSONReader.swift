@@ -3,14 +3,15 @@ enum JSONValue: Equatable {
     case object([String: JSONValue])
     case array([JSONValue])
     case string(String)
-    case number
+    /// As written (the contract's only numbers are counts).
+    case number(String)
     case bool(Bool)
     case null
 }
 
 /// Reads JSON (RFC 8259) from UTF-8 bytes: the worker reads one request body per lookup, and
-/// Foundation's `JSONDecoder` cost a tenth of a lookup's CPU. Numbers are checked but not kept (the
-/// contract has none). Nesting is limited, so a hostile body cannot exhaust the stack.
+/// Foundation's `JSONDecoder` cost a tenth of a lookup's CPU. Numbers are checked and kept as
+/// written. Nesting is limited, so a hostile body cannot exhaust the stack.
 struct JSONReader {
     struct Invalid: Error {}
 
@@ -70,8 +71,9 @@ struct JSONReader {
             try literal("null")
             return .null
         default:
+            let start = index
             try number()
-            return .number
+            return .number(String(decoding: bytes[start..<index], as: UTF8.self))
         }
     }
 
@@ -192,35 +194,62 @@ struct JSONFields {
 
     private func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    func string(_ key: String) throws(LookupRequestError) -> String {
+    func string(_ key: String) throws(ContractError) -> String {
         try required(key, try optionalString(key))
     }
 
-    func optionalString(_ key: String) throws(LookupRequestError) -> String? {
+    func optionalString(_ key: String) throws(ContractError) -> String? {
         switch members[key] {
         case nil, .null?: return nil
         case .string(let text)?: return text
-        default: throw LookupRequestError("\(name(key)) must be a string")
+        default: throw ContractError("\(name(key)) must be a string")
         }
     }
 
-    func object(_ key: String) throws(LookupRequestError) -> JSONFields {
+    func object(_ key: String) throws(ContractError) -> JSONFields {
         try required(key, try optionalObject(key))
     }
 
     /// `value`, or an error saying whether `key` is missing or null.
-    private func required<Value>(_ key: String, _ value: Value?) throws(LookupRequestError) -> Value {
+    private func required<Value>(_ key: String, _ value: Value?) throws(ContractError) -> Value {
         guard let value else {
-            throw LookupRequestError(members[key] == nil ? "\(name(key)) is missing" : "\(name(key)) is null: give it a value")
+            throw ContractError(members[key] == nil ? "\(name(key)) is missing" : "\(name(key)) is null: give it a value")
         }
         return value
     }
 
-    func optionalObject(_ key: String) throws(LookupRequestError) -> JSONFields? {
+    func optionalObject(_ key: String) throws(ContractError) -> JSONFields? {
         switch members[key] {
         case nil, .null?: return nil
         case .object(let members)?: return JSONFields(path: name(key), members: members)
-        default: throw LookupRequestError("\(name(key)) must be an object")
+        default: throw ContractError("\(name(key)) must be an object")
         }
+    }
+
+    /// An array of objects; empty when missing or null.
+    func objects(_ key: String) throws(ContractError) -> [JSONFields] {
+        switch members[key] {
+        case nil, .null?: return []
+        case .array(let elements)?:
+            var objects: [JSONFields] = []
+            for (index, element) in elements.enumerated() {
+                guard case .object(let members) = element else { throw ContractError("\(name(key))[\(index)] must be an object") }
+                objects.append(JSONFields(path: "\(name(key))[\(index)]", members: members))
+            }
+            return objects
+        default: throw ContractError("\(name(key)) must be an array")
+        }
+    }
+
+    func int(_ key: String) throws(ContractError) -> Int {
+        guard case .number(let text)? = members[key], let value = Int(text) else {
+            throw ContractError("\(name(key)) must be a whole number")
+        }
+        return value
+    }
+
+    func bool(_ key: String) throws(ContractError) -> Bool {
+        guard case .bool(let value)? = members[key] else { throw ContractError("\(name(key)) must be true or false") }
+        return value
     }
 }

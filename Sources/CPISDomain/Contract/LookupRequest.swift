@@ -12,14 +12,14 @@ public struct LookupRequest: Sendable, Hashable {
 
     /// Reads and validates a JSON body. Unknown fields are ignored, as the contract says.
     /// - Throws: an error whose message names the field and says what to fix.
-    public init(json: some Collection<UInt8>) throws(LookupRequestError) {
+    public init(json: some Collection<UInt8>) throws(ContractError) {
         let value: JSONValue
         do {
             value = try JSONReader.read(json)
         } catch {
-            throw LookupRequestError("the body is not valid JSON")
+            throw ContractError("the body is not valid JSON")
         }
-        guard case .object(let members) = value else { throw LookupRequestError("the body must be a JSON object") }
+        guard case .object(let members) = value else { throw ContractError("the body must be a JSON object") }
         let body = JSONFields(path: "", members: members)
         // The body's shape first, then the NHS number's check digit.
         let text = try body.string("nhsNumber")
@@ -28,7 +28,7 @@ public struct LookupRequest: Sendable, Hashable {
         do {
             nhsNumber = try NHSNumber(text)
         } catch {
-            throw LookupRequestError("nhsNumber: \(error)")
+            throw ContractError("nhsNumber: \(error)")
         }
         self.init(nhsNumber: nhsNumber, requester: requester)
     }
@@ -44,8 +44,9 @@ public struct LookupRequest: Sendable, Hashable {
     }
 }
 
-/// Why a request body was refused; the message names the field and says what to fix.
-public struct LookupRequestError: Error, Sendable, Hashable, CustomStringConvertible {
+/// Why a contract message (a request body, or a result read back) is not what the contract says;
+/// the message names the field and says what to fix.
+public struct ContractError: Error, Sendable, Hashable, CustomStringConvertible {
     public let message: String
 
     public init(_ message: String) { self.message = message }

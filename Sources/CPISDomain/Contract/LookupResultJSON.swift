@@ -84,6 +84,15 @@ extension LookupResult {
         }
     }
 
+    /// An access's author: the name and job role for people to read, and their parts and code as
+    /// CP-IS gave them, so that the answer can be written again as CP-IS wrote it (the SMSP front door).
+    private static func writePerson(_ object: inout JSONWriter, _ name: PersonName?, _ jobRole: JobRole?) {
+        object.member("name", name?.displayName)
+        object.member("jobRole", jobRole?.displayName)
+        object.member("jobRoleCode", jobRole?.code)
+        object.member("nameParts") { write(&$0, name) }
+    }
+
     private static func write(_ writer: inout JSONWriter, _ access: AccessRecord) {
         writer.object { object in
             object.member("accessedAt", UTCTimestamp.string(access.accessedAt))
@@ -97,13 +106,11 @@ extension LookupResult {
                     switch author {
                     case .user(let name, let jobRole, let sdsUserId):
                         object.member("kind", "user")
-                        object.member("name", name?.displayName)
-                        object.member("jobRole", jobRole?.displayName)
+                        writePerson(&object, name, jobRole)
                         object.member("sdsUserId", sdsUserId)
                     case .system(let asid, let nominatedPerson, let jobRole):
                         object.member("kind", "system")
-                        object.member("name", nominatedPerson?.displayName)
-                        object.member("jobRole", jobRole?.displayName)
+                        writePerson(&object, nominatedPerson, jobRole)
                         object.member("asid", asid)
                     }
                 }

@@ -2,11 +2,11 @@
 /// lookup requests and access notifications.
 extension Requester {
     /// Reads it from a request body's `requester` member.
-    init(json fields: JSONFields) throws(LookupRequestError) {
-        func jobRole(_ fields: JSONFields) throws(LookupRequestError) -> JobRole {
+    init(json fields: JSONFields) throws(ContractError) {
+        func jobRole(_ fields: JSONFields) throws(ContractError) -> JobRole {
             JobRole(code: try fields.string("code"), displayName: try fields.string("displayName"))
         }
-        func name(_ fields: JSONFields) throws(LookupRequestError) -> PersonName {
+        func name(_ fields: JSONFields) throws(ContractError) -> PersonName {
             PersonName(prefix: try fields.optionalString("prefix"), given: try fields.optionalString("given"),
                        family: try fields.optionalString("family"))
         }
@@ -25,9 +25,9 @@ extension Requester {
                 nominatedPerson: NominatedPerson(jobRole: try jobRole(try person.object("jobRole")),
                                                  name: try name(try person.object("name"))))))
         case (nil, nil):
-            throw LookupRequestError("requester needs either \"user\" (a person) or \"system\" (an unattended system)")
+            throw ContractError("requester needs either \"user\" (a person) or \"system\" (an unattended system)")
         case (.some, .some):
-            throw LookupRequestError("requester has both \"user\" and \"system\": send exactly one")
+            throw ContractError("requester has both \"user\" and \"system\": send exactly one")
         }
     }
 }

@@ -22,6 +22,39 @@ public enum UTCTimestamp {
     }
 }
 
+extension UTCTimestamp {
+    /// Reads what ``string(_:)`` writes: `yyyy-MM-ddTHH:mm:ss[.fraction]Z`; nil for anything else.
+    public static func date(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z") else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for byte in bytes[range] {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        let separators: [(Int, Unicode.Scalar)] = [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":")]
+        guard separators.allSatisfy({ bytes[$0.0] == UInt8(ascii: $0.1) }),
+              let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+              let civil = CalendarDate(year: year, month: month, day: day), hour < 24, minute < 60, second < 60
+        else { return nil }
+        var fraction = 0.0
+        if bytes.count > 20 {
+            // ".d...dZ"
+            guard bytes[19] == UInt8(ascii: "."), bytes.count > 21, let digits = number(20..<(bytes.count - 1)),
+                  bytes.count - 21 <= 9 else { return nil }
+            fraction = Double(digits) / pow(10, Double(bytes.count - 21))
+        } else {
+            guard bytes[19] == UInt8(ascii: "Z") else { return nil }
+        }
+        let seconds = civil.daysSince1970 * 86_400 + hour * 3600 + minute * 60 + second
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
+    }
+}
+
 /// Zero-padded decimal fields and separators written straight into a string's bytes. Timestamps are
 /// written several times per lookup, and joining small strings cost microseconds each.
 struct DigitFields {

@@ -16,6 +16,10 @@ public struct SMSPIncomingRequest: Sendable, Hashable {
     /// `itk:header/@service` and `@trackingid`.
     public var service: String?
     public var trackingID: String?
+    /// `itk:auditIdentity/itk:id/@uri` (`urn:nhs-uk:identity:ods:<ODS>:<user>`) and
+    /// `itk:senderAddress/@uri` (`urn:nhs-uk:addressing:ods:<ODS>`), as sent.
+    public var auditIdentity: String?
+    public var senderAddress: String?
     public var manifestItemIDs: [String] = []
     public var profileID: String?
     public var payloadIDs: [String] = []
@@ -32,6 +36,8 @@ public struct CPISQuery: Sendable, Hashable {
     public var nhsNumber: String?
     public var organisation: Organisation?
     public var author: AccessRecord.Author?
+    /// A person author's SDS role profile id, when sent.
+    public var sdsRoleProfileId: String?
     /// The job role, SDS user id (person) or ASID (system) and organisation details Spine requires
     /// that this query lacks, by name.
     public var missingFields: [String] = []
@@ -72,6 +78,9 @@ public enum SMSPRequestReader {
         if let header = envelope.child("header", SMSPNamespaces.itk) {
             request.service = header.attribute("service")
             request.trackingID = header.attribute("trackingid")
+            request.auditIdentity = header.child("auditIdentity", SMSPNamespaces.itk)?.child("id", SMSPNamespaces.itk)?
+                .attribute("uri")
+            request.senderAddress = header.child("senderAddress", SMSPNamespaces.itk)?.attribute("uri")
             let items = header.child("manifest", SMSPNamespaces.itk)?.children("manifestitem", SMSPNamespaces.itk) ?? []
             request.manifestItemIDs = items.compactMap { $0.attribute("id") }
             request.profileID = items.first?.attribute("profileid")
@@ -107,7 +116,9 @@ public enum SMSPRequestReader {
         if let person = author.child("COCT_TP145102GB01.AssignedAuthor") {
             let organisation = person.child("representedOrganization")
             let jobRole = person.child("code").flatMap(readJobRole)
-            let sdsUserId = person.children("id").first { $0.attribute("root") == SMSPConstants.sdsUserIdRoot }?
+            let ids = person.children("id")
+            let sdsUserId = ids.first { $0.attribute("root") == SMSPConstants.sdsUserIdRoot }?.attribute("extension")
+            result.sdsRoleProfileId = ids.first { $0.attribute("root") == SMSPConstants.sdsRoleProfileIdRoot }?
                 .attribute("extension")
             require(jobRole?.code, "job role code")
             require(jobRole?.displayName, "job role name")

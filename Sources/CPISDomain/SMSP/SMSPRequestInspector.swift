@@ -1,16 +1,22 @@
-import CPISDomain
 import Foundation
+import Synchronization
 
 /// The checks the NHS test tool makes of a CP-IS query before it answers: transport header,
 /// WS-Addressing, WS-Security, Distribution Envelope and the payload's mandatory fields. Every
-/// problem is named, so a developer integrating against the simulator knows what to fix.
-struct RequestInspector {
+/// problem is named, so a developer integrating against the simulator, or a care provider's system
+/// calling the front door, knows what to fix. Both make these checks with this one inspector.
+public struct SMSPRequestInspector: Sendable {
     /// When set, `wsa:To` must equal it.
-    var expectedTo: String?
+    public var expectedTo: String?
     /// Allowed clock difference between the sender's `wsu:Created` and ours.
-    var clockSkew: TimeInterval = 300
+    public var clockSkew: TimeInterval = 300
 
-    func problems(soapAction: String?, request: SMSPIncomingRequest, now: Date) -> [String] {
+    public init(expectedTo: String? = nil) {
+        self.expectedTo = expectedTo
+    }
+
+    /// Every problem with the request, in words; empty when it passes.
+    public func problems(soapAction: String?, request: SMSPIncomingRequest, now: Date) -> [String] {
         var problems: [String] = []
         let action = soapAction?.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
         if action != SMSPConstants.requestService {
@@ -94,15 +100,61 @@ struct RequestInspector {
         return problems
     }
 
-    static func isUpperCaseUUID(_ text: String, allowingPrefix prefix: String?) -> Bool {
+    public static func isUpperCaseUUID(_ text: String, allowingPrefix prefix: String?) -> Bool {
         var text = Substring(text)
         if let prefix, text.hasPrefix(prefix) { text = text.dropFirst(prefix.count) }
         return UUID(uuidString: String(text)) != nil && text == text.uppercased()
     }
 
-    static func parseTimestamp(_ text: String) -> Date? {
+    public static func parseTimestamp(_ text: String) -> Date? {
         let withFraction = ISO8601DateFormatter()
         withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return withFraction.date(from: text) ?? ISO8601DateFormatter().date(from: text)
+    }
+}
+
+/// The message ids seen within a window, so that a reused `wsa:MessageID` is refused (the NHS test
+/// tool refuses reuse; a replayed message must not be answered as a new one). Thread-safe.
+public final class SeenMessageIDs: Sendable {
+    private struct State {
+        var seen: [String: Date] = [:]
+        /// Ids in the order first seen, with when: the oldest are forgotten first.
+        var order: [(id: String, at: Date)] = []
+        var orderStart = 0
+    }
+    private let state = Mutex(State())
+    private let window: TimeInterval
+    private let capacity: Int
+
+    /// Remembers ids for `window`, and at most `capacity` of them (the oldest are forgotten first).
+    public init(window: TimeInterval, capacity: Int) {
+        self.window = window
+        self.capacity = capacity
+    }
+
+    /// Records `id`; false when it was already seen within the window.
+    public func firstUse(of id: String, at now: Date) -> Bool {
+        state.withLock { state in
+            // Forget what has left the window or is over capacity.
+            while state.orderStart < state.order.count {
+                let oldest = state.order[state.orderStart]
+                guard oldest.at < now.addingTimeInterval(-window) || state.order.count - state.orderStart > capacity
+                else { break }
+                if state.seen[oldest.id] == oldest.at { state.seen[oldest.id] = nil }
+                state.orderStart += 1
+            }
+            if state.orderStart > 1024, state.orderStart * 2 > state.order.count {
+                state.order.removeFirst(state.orderStart)
+                state.orderStart = 0
+            }
+            guard state.seen[id] == nil else { return false }
+            state.seen[id] = now
+            state.order.append((id, now))
+            return true
+        }
+    }
+
+    public func forgetAll() {
+        state.withLock { $0 = State() }
     }
 }
