@@ -11,6 +11,7 @@ import PackageDescription
 //   Observability         log lines (text or JSON, NHS numbers masked) and the metadata keys
 //   SMSPSimulator         a CP-IS SMSP endpoint's behaviour (test tool checks, answers, history, faults)
 //   Worker                the lookup worker: intake, bounded SMSP calls, retries, results, notifications
+//   FrontDoor             the SMSP CP-IS API served to care providers' systems, relayed to the workers
 //   cpis                  the one executable; subcommands
 //   cpis-bench            benchmarks that print figures (run by Deploy/benchmark.sh)
 let strictSwift: [SwiftSetting] = [
@@ -99,11 +100,20 @@ let package = Package(
                            .product(name: "UnixSignals", package: "swift-service-lifecycle")],
             swiftSettings: strictSwift
         ),
+        .target(
+            name: "FrontDoor",
+            dependencies: ["AMQPClient", "CPISDomain", "HTTPTransport", "Observability", "Settings", "Worker", "XMLSupport",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "cpis",
             dependencies: [
                 "AMQPClient",
                 "CPISDomain",
+                "FrontDoor",
                 "Observability",
                 "Settings",
                 "SMSPSimulator",
@@ -142,7 +152,8 @@ let package = Package(
         .testTarget(name: "cpisTests", dependencies: ["CPISDomain"], swiftSettings: strictSwift),
         .testTarget(name: "SMSPSimulatorTests", dependencies: ["SMSPSimulator", "CPISDomain", "TestSupport"],
                     swiftSettings: strictSwift),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "TestSupport", "SMSPSimulator", "HTTPTransport", "Yams"],
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "FrontDoor", "TestSupport", "SMSPSimulator", "HTTPTransport", "Yams",
+                                                       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                     swiftSettings: strictSwift),
         .testTarget(name: "SettingsTests", dependencies: ["Settings"], swiftSettings: strictSwift),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "CPISDomain"], swiftSettings: strictSwift),

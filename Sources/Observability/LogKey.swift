@@ -25,4 +25,8 @@ public enum LogKey {
     public static let peer = "peer"
     /// An error's description.
     public static let error = "error"
+    /// The front door's caller: its client certificate's common name, or its address.
+    public static let client = "client"
+    /// The ITK tracking id of an SMSP message (the front door's callers).
+    public static let trackingID = "tracking_id"
 }

@@ -34,7 +34,7 @@ final class AccessRegister: Sendable {
     /// history to send back (most recent first).
     func record(nhsNumber: String, access: AccessRecord, messageID: String, plans: [ProtectionPlan]) -> [AccessRecord] {
         let key = Self.authorKey(access)
-        let notified = CPISAnswer(responseCode: TestToolTriggers.success, plans: plans).notifiedLocalAuthorities
+        let notified = CPISAnswer(responseCode: ResponseCode.success, plans: plans).notifiedLocalAuthorities
         return state.withLock { state in
             var entries = state.history[nhsNumber, default: []]
             let seenRecently = entries.contains {

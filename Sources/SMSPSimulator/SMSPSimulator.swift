@@ -86,7 +86,7 @@ public final class SMSPSimulator: Sendable {
 
         // A well-formed query for a number that fails the NHS number check is a business error.
         guard let nhsNumber = try? NHSNumber(rawNumber) else {
-            return answer(CPISAnswer(responseCode: TestToolTriggers.inputValidationError,
+            return answer(CPISAnswer(responseCode: ResponseCode.inputValidationError,
                                      totalAccessRecords: 0, totalChildRecords: 0), relatesTo: messageID)
         }
         switch nextStep(for: nhsNumber.digits) {
@@ -106,7 +106,7 @@ public final class SMSPSimulator: Sendable {
             }
             return .resetMidBody(status: status, contentType: contentType, body: body)
         case .fault(.invalidXML):
-            let full = SMSPResponseBuilder.soapResponse(CPISAnswer(responseCode: TestToolTriggers.noMatch),
+            let full = SMSPResponseBuilder.soapResponse(CPISAnswer(responseCode: ResponseCode.noMatch),
                                                         relatesTo: messageID)
             return .respond(status: 200, contentType: Self.xmlContentType, body: String(full.prefix(full.count / 2)))
         case .fault(.wrongPayload):
@@ -129,12 +129,12 @@ public final class SMSPSimulator: Sendable {
             return answer(CPISAnswer(responseCode: code, totalAccessRecords: 0, totalChildRecords: 0), relatesTo: relatesTo)
         }
         guard let plans = dataset.plansByNHSNumber[nhsNumber.digits] else {
-            return answer(CPISAnswer(responseCode: TestToolTriggers.noMatch, totalAccessRecords: 0, totalChildRecords: 0),
+            return answer(CPISAnswer(responseCode: ResponseCode.noMatch, totalAccessRecords: 0, totalChildRecords: 0),
                           relatesTo: relatesTo)
         }
         let access = AccessRecord(accessedAt: time, organisation: query.organisation, author: query.author)
         let history = register.record(nhsNumber: nhsNumber.digits, access: access, messageID: messageID, plans: plans)
-        return answer(CPISAnswer(responseCode: TestToolTriggers.success, effectiveTime: time, plans: plans,
+        return answer(CPISAnswer(responseCode: ResponseCode.success, effectiveTime: time, plans: plans,
                                  accessHistory: history, totalAccessRecords: history.count,
                                  totalChildRecords: plans.count),
                       relatesTo: relatesTo)
@@ -149,7 +149,7 @@ public final class SMSPSimulator: Sendable {
             }
         }
         guard let plans = other?.value else { return clientFault(["the dataset has no other patient to cross with"]) }
-        return answer(CPISAnswer(responseCode: TestToolTriggers.success, effectiveTime: time, plans: plans,
+        return answer(CPISAnswer(responseCode: ResponseCode.success, effectiveTime: time, plans: plans,
                                  totalAccessRecords: 0, totalChildRecords: plans.count),
                       relatesTo: relatesTo)
     }

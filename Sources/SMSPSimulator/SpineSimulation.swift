@@ -80,7 +80,7 @@ extension SMSPSimulator {
             let other = dataset.plansByNHSNumber.sorted { $0.key < $1.key }.first { $0.key != nhsNumber.digits }
             guard let plans = other?.value else { return spineAnswer(query, nhsNumber, addressing, time) }
             return xml(SpineResponseBuilder.records(CPISAnswer(
-                responseCode: TestToolTriggers.success, effectiveTime: time, plans: plans, totalAccessRecords: 0,
+                responseCode: ResponseCode.success, effectiveTime: time, plans: plans, totalAccessRecords: 0,
                 totalChildRecords: plans.count), to: addressing, at: time))
         case .fault(.wrongPayload):
             // Not a CP-IS answer: another service's interaction.
@@ -102,7 +102,7 @@ extension SMSPSimulator {
         let access = AccessRecord(accessedAt: time, organisation: query.organisation, author: query.author)
         let history = register.record(nhsNumber: nhsNumber.digits, access: access, messageID: addressing.relatesTo, plans: plans)
         return xml(SpineResponseBuilder.records(CPISAnswer(
-            responseCode: TestToolTriggers.success, effectiveTime: time, plans: plans, accessHistory: history,
+            responseCode: ResponseCode.success, effectiveTime: time, plans: plans, accessHistory: history,
             totalAccessRecords: history.count, totalChildRecords: plans.count), to: addressing, at: time))
     }
 

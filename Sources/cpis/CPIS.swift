@@ -10,6 +10,6 @@ struct CPIS: AsyncParsableCommand {
         commandName: "cpis",
         abstract: "CP-IS lookups for unscheduled care, through a Spine Mini Service Provider, over RabbitMQ.",
         version: CPIS.version,
-        subcommands: [WorkerCommand.self, LookupCommand.self, BatchCommand.self, DeadCommand.self, Simulator.self, SMSP.self, Spine.self, TopologyCommand.self, BrokerCheck.self]
+        subcommands: [WorkerCommand.self, FrontDoorCommand.self, LookupCommand.self, BatchCommand.self, DeadCommand.self, Simulator.self, SMSP.self, Spine.self, TopologyCommand.self, BrokerCheck.self]
     )
 }

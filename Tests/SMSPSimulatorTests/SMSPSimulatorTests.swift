@@ -51,7 +51,7 @@ struct SMSPSimulatorAnswerTests {
             Issue.record("expected an unborn child, got \(String(describing: answer.plans.first?.subject))")
             return
         }
-        #expect(mother.name == PersonName(prefix: "Ms", given: "Louise", family: "Doyle"))
+        #expect(mother.name == PersonName(given: "Louise", family: "Doyle"))
         #expect(answer.plans.first?.type == .unbornChildProtectionPlan)
     }
 

@@ -10,6 +10,19 @@ public struct ResponseCode: Sendable, Hashable {
         self.displayName = displayName
     }
 
+    // The codes with the NHS test tool's display names (its response templates'), which the SMSP
+    // simulator answers with and the front door answers with where no upstream answer gives its own.
+    public static let success = ResponseCode(code: "SMSP-0000", displayName: "Success")
+    public static let noMatch = ResponseCode(code: "CPIS-0001", displayName: "No Match (NRF)")
+    public static let inputValidationError = ResponseCode(code: "SMSP-0001", displayName: "Input message validation error")
+    public static let responseValidationError = ResponseCode(code: "SMSP-0002", displayName: "Response message validation error")
+    /// The test tool's own wording for SMSP-0003, kept as it is.
+    public static let localStoreOnly = ResponseCode(code: "SMSP-0003", displayName: "No Match (NRF)")
+    public static let spineUnavailable = ResponseCode(code: "SMSP-0004", displayName: "Could not connect to spine")
+    public static let authorCredentialsError = ResponseCode(code: "SMSP-0005", displayName: "Author Credentials Error")
+    public static let softwareFailure = ResponseCode(code: "SMSP-9999", displayName: "Spine mini service provider software failure")
+    public static let cpisServiceError = ResponseCode(code: "CPIS-9999", displayName: "CP-IS Spine Service Error")
+
     /// What the worker should do with an answer carrying this code (wire format, section 5).
     public var disposition: Disposition {
         switch code {

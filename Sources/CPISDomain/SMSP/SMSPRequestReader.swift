@@ -27,6 +27,9 @@ public struct SMSPIncomingRequest: Sendable, Hashable {
     /// The payload's root element name, when there is a payload.
     public var payloadName: String?
     public var query: CPISQuery?
+
+    /// Nothing read yet (for tests and tools that fill one in).
+    public init() {}
 }
 
 /// The `cP-ISNHSQuery` of a request (and of each access history entry of an answer: the same class).
@@ -41,6 +44,12 @@ public struct CPISQuery: Sendable, Hashable {
     /// The job role, SDS user id (person) or ASID (system) and organisation details Spine requires
     /// that this query lacks, by name.
     public var missingFields: [String] = []
+
+    public init(effectiveTime: String? = nil, id: String? = nil, nhsNumber: String? = nil) {
+        self.effectiveTime = effectiveTime
+        self.id = id
+        self.nhsNumber = nhsNumber
+    }
 }
 
 public enum SMSPRequestReader {
@@ -163,3 +172,4 @@ public enum SMSPRequestReader {
         return JobRole(code: value, displayName: code.attribute("displayName") ?? "")
     }
 }
+

@@ -147,7 +147,10 @@ public enum SMSPResponseBuilder {
 
     private static func subject(_ subject: PlanSubject) -> XMLMarkup {
         func birth(_ date: CalendarDate?) -> XMLMarkup? { date.map { "<birthTime value=\"\(HL7Time.string($0))\"/>" } }
-        func name(_ name: PersonName?) -> XMLMarkup? { name.map(SMSPRequestBuilder.name) }
+        // A subject's name is PN.NHS.PersonNameType6: given and family only, never a prefix.
+        func name(_ name: PersonName?) -> XMLMarkup? {
+            name.map { SMSPRequestBuilder.name(PersonName(given: $0.given, family: $0.family)) }
+        }
         switch subject {
         case .child(let nhsNumber, let childName, let birthDate):
             let id: XMLMarkup? = nhsNumber.map { "<id extension=\"\($0)\" root=\"\(SMSPConstants.nhsNumberRoot)\"/>" }

@@ -1,0 +1,132 @@
+import AMQPClient
+import Foundation
+import HTTPTransport
+import Logging
+import Observability
+import Settings
+import Worker
+import XMLSupport
+
+/// Everything `cpis front-door` needs: `Config/front-door.yaml` (every key documented there), then
+/// the environment (`CPIS_` and the key in upper snake case). Secrets come from files.
+public struct FrontDoorConfiguration: Sendable {
+    /// Where the HTTPS endpoint listens, and its path.
+    public var host = "127.0.0.1"
+    public var port = 9443
+    public var path = "/smsp/cpis"
+    /// The URL callers address (`wsa:To` must equal it); nil accepts any.
+    public var endpoint: String?
+    public var tls: TLSConfiguration
+    public var limits = HTTPServer.Limits(maximumHeaderBytes: 16 * 1024, maximumBodyBytes: 64 * 1024,
+                                          readTimeout: .seconds(10), maximumConnections: 256)
+    public var broker: AMQPConfiguration
+    public var triageQueue = WorkerTopology().triage
+    /// How long a caller waits for its answer; the lookup expires after it.
+    public var patience: Duration = .seconds(10)
+    /// How long a message is remembered, so that a resend (same tracking id) is answered from it.
+    public var resendWindow: Duration = .seconds(600)
+    /// How long a `wsa:MessageID` is remembered, so that its reuse is refused.
+    public var messageIDWindow: Duration = .seconds(24 * 3600)
+    /// Our organisation's ODS code, in the answers' `itk:senderAddress`.
+    public var senderODSCode = "SMSP"
+    public var clients = ClientAuthorisation(odsCodesByClient: nil)
+    public var monitoring: (host: String, port: Int)? = ("127.0.0.1", 9465)
+    public var logLevel: Logger.Level = .info
+    public var logFormat: LogFormat = .text
+    public var unknownEnvironment: [(name: String, nearest: String?)] = []
+
+    public init(tls: TLSConfiguration, broker: AMQPConfiguration) {
+        self.tls = tls
+        self.broker = broker
+    }
+
+    /// How requests' XML is read: never larger than a body may be.
+    var xmlLimits: XMLParsingLimits { XMLParsingLimits(maximumInputBytes: limits.maximumBodyBytes) }
+
+    /// Whether the endpoint listens on this machine only (where an open authorisation is allowed).
+    public var listensOnLoopbackOnly: Bool { ["127.0.0.1", "::1", "localhost"].contains(host) }
+
+    public static let schema = SettingsSchema(
+        keys: [
+            "listen.host", "listen.port", "listen.path", "listen.endpoint",
+            "tls.certificate", "tls.key", "tls.clientCA",
+            "limits.maxHeaderBytes", "limits.maxBodyBytes", "limits.maxConnections", "limits.readTimeoutMs",
+            "broker.url", "broker.passwordFile", "broker.tls.ca", "broker.tls.certificate", "broker.tls.key",
+            "broker.heartbeatSeconds", "topology.triage",
+            "lookup.patienceMs", "lookup.resendWindowMs", "checks.messageIdWindowMs", "senderODS",
+            "monitoring.enabled", "monitoring.host", "monitoring.port", "logging.level", "logging.format",
+        ],
+        openMaps: ["authorisation.clients"],
+        lists: ["broker.nodes"],
+        secrets: ["broker.password"])
+
+    public static func load(file: URL?, environment: [String: String]) async throws -> FrontDoorConfiguration {
+        let settings = try await SettingsReader.load(file: file, environment: environment, schema: schema)
+        if let name = settings.unknownEnvironment.first(where: { $0.name.hasPrefix("CPIS_AUTHORISATION") })?.name {
+            throw SettingsProblem("\(name) is set, but authorisation.clients is read from the settings file only")
+        }
+        let tls = TLSConfiguration.server(
+            certificateFile: try required(settings, "tls.certificate", "the endpoint's certificate (PEM)"),
+            keyFile: try required(settings, "tls.key", "its private key"),
+            clientCAFile: try required(settings, "tls.clientCA", "the CA that issues callers' client certificates"))
+        let broker = try WorkerConfiguration.brokerConfiguration(
+            settings, connectionName: "cpis front-door \(ProcessInfo.processInfo.hostName) \(getpid())")
+        var configuration = FrontDoorConfiguration(tls: tls, broker: broker)
+
+        configuration.host = settings.string("listen.host", default: configuration.host)
+        configuration.port = try settings.int("listen.port", default: configuration.port)
+        configuration.path = settings.string("listen.path", default: configuration.path)
+        configuration.endpoint = settings.string("listen.endpoint")
+        guard (0...65535).contains(configuration.port) else { throw settings.problem("listen.port", "is not a port") }
+        guard configuration.path.hasPrefix("/") else { throw settings.problem("listen.path", "must start with /") }
+
+        var limits = configuration.limits
+        limits.maximumHeaderBytes = try positive(settings, "limits.maxHeaderBytes", limits.maximumHeaderBytes)
+        limits.maximumBodyBytes = try positive(settings, "limits.maxBodyBytes", limits.maximumBodyBytes)
+        limits.maximumConnections = try positive(settings, "limits.maxConnections", limits.maximumConnections)
+        limits.readTimeout = .milliseconds(try positive(settings, "limits.readTimeoutMs", Int(limits.readTimeout.wholeMilliseconds)))
+        configuration.limits = limits
+
+        configuration.triageQueue = settings.string("topology.triage", default: configuration.triageQueue)
+        configuration.patience = .milliseconds(try positive(settings, "lookup.patienceMs", Int(configuration.patience.wholeMilliseconds)))
+        configuration.resendWindow = .milliseconds(try positive(settings, "lookup.resendWindowMs",
+                                                                Int(configuration.resendWindow.wholeMilliseconds)))
+        configuration.messageIDWindow = .milliseconds(try positive(settings, "checks.messageIdWindowMs",
+                                                                   Int(configuration.messageIDWindow.wholeMilliseconds)))
+        configuration.senderODSCode = settings.string("senderODS", default: configuration.senderODSCode)
+
+        if let clients = try settings.stringLists("authorisation.clients"), !clients.isEmpty {
+            configuration.clients = ClientAuthorisation(odsCodesByClient: clients.mapValues(Set.init))
+        } else if !configuration.listensOnLoopbackOnly {
+            throw settings.problem("authorisation.clients", "is needed on \(configuration.host): list each client "
+                + "certificate's subject (or CN) with the ODS codes it may act for. Without it, any client may ask "
+                + "for any organisation, which is allowed on a loopback address only (local development)")
+        }
+
+        let monitoringPort = try settings.int("monitoring.port", default: 9465)
+        guard (0...65535).contains(monitoringPort) else { throw settings.problem("monitoring.port", "is not a port") }
+        configuration.monitoring = try settings.bool("monitoring.enabled", default: true)
+            ? (settings.string("monitoring.host", default: "127.0.0.1"), monitoringPort) : nil
+        let levelText = settings.string("logging.level", default: "info")
+        guard let level = Logger.Level(rawValue: levelText) else {
+            throw settings.problem("logging.level", "'\(levelText)' is not one of " + Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        configuration.logLevel = level
+        let formatText = settings.string("logging.format", default: "text")
+        guard let format = LogFormat(rawValue: formatText) else { throw settings.problem("logging.format", "'\(formatText)' is not text or json") }
+        configuration.logFormat = format
+        configuration.unknownEnvironment = settings.unknownEnvironment
+        return configuration
+    }
+
+    private static func required(_ settings: SettingsReader, _ key: String, _ what: String) throws -> String {
+        guard let value = settings.string(key) else { throw settings.problem(key, "is needed: \(what)") }
+        return value
+    }
+
+    private static func positive(_ settings: SettingsReader, _ key: String, _ defaultValue: Int) throws -> Int {
+        let value = try settings.int(key, default: defaultValue)
+        guard value > 0 else { throw settings.problem(key, "must be more than 0") }
+        return value
+    }
+}

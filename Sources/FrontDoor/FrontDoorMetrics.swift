@@ -1,0 +1,33 @@
+import Metrics
+
+/// The front door's metrics, through swift-metrics (`cpis front-door` exports them for Prometheus
+/// at `/metrics`). Every series is made at start, so each shows from the first scrape.
+final class FrontDoorMetrics: Sendable {
+    /// The answers the front door gives, by SMSP response code or fault.
+    static let answers = ["SMSP-0000", "CPIS-0001", "SMSP-0001", "SMSP-0002", "SMSP-0003", "SMSP-0004", "SMSP-0005",
+                          "SMSP-9999", "CPIS-9999", "client-fault", "server-fault"]
+
+    private let requests: [String: Counter]
+    private let duration = Timer(label: "cpis_front_door_request_duration_seconds")
+    private let resends = Counter(label: "cpis_front_door_resends_total")
+
+    init() {
+        requests = Dictionary(uniqueKeysWithValues: Self.answers.map {
+            ($0, Counter(label: "cpis_front_door_requests_total", dimensions: [("answer", $0)]))
+        })
+    }
+
+    func answered(_ answer: FrontDoor.Answer, after elapsed: Duration) {
+        let label: String
+        switch answer {
+        case .code(let code, let resent):
+            label = code
+            if resent { resends.increment() }
+        case .clientFault: label = "client-fault"
+        case .serverFault: label = "server-fault"
+        }
+        // A code we do not list (an upstream's own) counts as the SMSP's software failure.
+        (requests[label] ?? requests["SMSP-9999"])?.increment()
+        duration.record(duration: elapsed)
+    }
+}

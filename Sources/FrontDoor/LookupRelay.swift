@@ -1,0 +1,209 @@
+import AMQPClient
+import CPISDomain
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+/// Hands the front door's queries to the workers as contract lookups on the triage lane and waits
+/// for their results on RabbitMQ's direct reply-to.
+///
+/// A client that gets no answer sends the same message again (same ITK tracking id). Each query
+/// notifies a local authority, so a resend is never asked again while its lookup is running or
+/// after it was answered: it waits for, or is answered from, the first one's result. Only a
+/// lookup that got no answer from CP-IS (expired, or CP-IS unavailable through every retry) is
+/// asked anew. Resends are recognised per front-door process: behind a load balancer, keep a
+/// client on one instance (session affinity).
+final class LookupRelay: Sendable {
+    /// A client's message: its certificate identity and the ITK tracking id.
+    struct MessageKey: Hashable, Sendable {
+        var client: String
+        var trackingID: String
+    }
+
+    enum Outcome {
+        /// `resent`: the answer of an earlier message with the same tracking id.
+        case answered(LookupResult, resent: Bool)
+        /// No result by the deadline (the lookup expires in its queue, or the worker answers
+        /// `expired`: it is never asked later).
+        case noAnswerInTime
+        /// The broker did not take the lookup.
+        case notPublished(String)
+    }
+
+    /// One message's lookup: the callers waiting for it, then its result.
+    private final class Entry: Sendable {
+        let messageID: String
+        let createdAt: Date
+        private let state = Mutex<(result: LookupResult?, failure: String?, waiters: [DispatchSemaphore])>((nil, nil, []))
+
+        init(messageID: String, createdAt: Date) {
+            self.messageID = messageID
+            self.createdAt = createdAt
+        }
+
+        var result: LookupResult? { state.withLock { $0.result } }
+
+        func finish(result: LookupResult?, failure: String?) {
+            let waiters = state.withLock { state in
+                state.result = result
+                state.failure = failure
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            waiters.forEach { $0.signal() }
+        }
+
+        /// Waits for the result until `deadline`.
+        func wait(until deadline: Date) -> (LookupResult?, failure: String?) {
+            let semaphore = DispatchSemaphore(value: 0)
+            let done = state.withLock { state -> (LookupResult?, String?)? in
+                if state.result != nil || state.failure != nil { return (state.result, state.failure) }
+                state.waiters.append(semaphore)
+                return nil
+            }
+            if let done { return done }
+            let seconds = max(0, deadline.timeIntervalSinceNow)
+            _ = semaphore.wait(timeout: .now() + .nanoseconds(Int(seconds * 1e9)))
+            return state.withLock { ($0.result, $0.failure) }
+        }
+    }
+
+    private struct State {
+        var entries: [MessageKey: Entry] = [:]
+        /// Attempts per message, for the message id of one asked anew.
+        var attempts: [MessageKey: Int] = [:]
+        var byMessageID: [String: MessageKey] = [:]
+    }
+
+    private let connection: AMQPConnection
+    private let triageQueue: String
+    private let brokerUser: String
+    private let resendWindow: TimeInterval
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let consuming = Atomic(false)
+    static let directReplyTo = "amq.rabbitmq.reply-to"
+    /// The workers' deadline header (epoch milliseconds).
+    static let deadlineHeader = "x-cpis-deadline"
+
+    init(connection: AMQPConnection, triageQueue: String, brokerUser: String, resendWindow: Duration, logger: Logger) {
+        self.connection = connection
+        self.triageQueue = triageQueue
+        self.brokerUser = brokerUser
+        self.resendWindow = resendWindow.seconds
+        self.logger = logger
+    }
+
+    /// Whether results can arrive: connected, with the direct reply-to consumer in place.
+    var isReady: Bool { consuming.load(ordering: .acquiring) && connection.isConnected }
+
+    func start() async throws(AMQPError) {
+        try await connection.consume(AMQPConsumer(queue: Self.directReplyTo, tag: "front-door-replies", prefetch: 0,
+                                                  acknowledgement: .automatic)) { [self] delivery in received(delivery) }
+        consuming.store(true, ordering: .releasing)
+    }
+
+    /// Asks for `request` unless the same message was asked already, and waits for the result
+    /// until `deadline`. Blocks the calling thread (an HTTP connection's).
+    func lookup(_ request: LookupRequest, key: MessageKey, deadline: Date) -> Outcome {
+        let now = Date()
+        let (entry, isNew) = state.withLock { state -> (Entry, Bool) in
+            forgetOld(&state, now: now)
+            if let entry = state.entries[key], entry.result.map(Self.mayBeReused) ?? true {
+                return (entry, false)
+            }
+            let attempt = (state.attempts[key] ?? 0) + 1
+            state.attempts[key] = attempt
+            let entry = Entry(messageID: Self.messageID(for: key, attempt: attempt), createdAt: now)
+            if let old = state.entries[key] { state.byMessageID[old.messageID] = nil }
+            state.entries[key] = entry
+            state.byMessageID[entry.messageID] = key
+            return (entry, true)
+        }
+        if isNew { publish(request, entry: entry, deadline: deadline) }
+        let (result, failure) = entry.wait(until: deadline)
+        if let failure { return .notPublished(failure) }
+        guard let result else { return .noAnswerInTime }
+        return .answered(result, resent: !isNew)
+    }
+
+    /// How many messages are remembered (for the tests and the metrics).
+    var rememberedMessages: Int { state.withLock { $0.entries.count } }
+
+    // MARK: -
+
+    private func publish(_ request: LookupRequest, entry: LookupRelay.Entry, deadline: Date) {
+        // The patience left, whole milliseconds, at least 1 (0 would mean "deliver now or drop",
+        // and an expired request is answered `expired` by the worker anyway).
+        let patience = max(1, Int((deadline.timeIntervalSinceNow * 1000).rounded(.down)))
+        // The deadline itself, to the millisecond, in the header the workers keep a deadline in
+        // across retries: an AMQP timestamp has whole seconds only. `expiration` drops it from
+        // the queue at the same moment.
+        let message = AMQPMessage(body: request.json(), properties: AMQPProperties(
+            contentType: "application/json",
+            headers: [Self.deadlineHeader: .int(Int64((deadline.timeIntervalSince1970 * 1000).rounded(.down)))],
+            correlationId: entry.messageID, replyTo: Self.directReplyTo, expiration: String(patience),
+            messageId: entry.messageID, userId: brokerUser))
+        connection.publish(message, routingKey: triageQueue, mandatory: true) { [self] published in
+            guard case .failure(let error) = published else { return }
+            logger.error("the broker did not take a lookup: \(error.message)", metadata: ["request.id": "\(entry.messageID)"])
+            forget(entry)
+            entry.finish(result: nil, failure: "the lookup could not be queued: \(error.message)")
+        }
+    }
+
+    private func received(_ delivery: AMQPDelivery) {
+        let id = delivery.message.properties.correlationId ?? ""
+        let entry = state.withLock { state in state.byMessageID[id].flatMap { state.entries[$0] } }
+        guard let entry, entry.messageID == id else {
+            logger.debug("a result for no message waiting here (answered after its window)", metadata: ["request.id": "\(id)"])
+            return
+        }
+        do {
+            entry.finish(result: try LookupResult(json: delivery.message.body), failure: nil)
+        } catch {
+            logger.error("a result that is not the contract's: \(error.message)", metadata: ["request.id": "\(id)"])
+            entry.finish(result: nil, failure: "the worker's result could not be read")
+        }
+    }
+
+    private func forget(_ entry: Entry) {
+        state.withLock { state in
+            guard let key = state.byMessageID.removeValue(forKey: entry.messageID), state.entries[key] === entry else { return }
+            state.entries[key] = nil
+        }
+    }
+
+    /// Forgets messages older than the resend window.
+    private func forgetOld(_ state: inout State, now: Date) {
+        let limit = now.addingTimeInterval(-resendWindow)
+        for (key, entry) in state.entries where entry.createdAt < limit {
+            state.entries[key] = nil
+            state.attempts[key] = nil
+            state.byMessageID[entry.messageID] = nil
+        }
+    }
+
+    /// Whether a resend may be answered with this result rather than asked anew: yes where CP-IS
+    /// answered or the request was refused for good; no where nothing came of the asking.
+    static func mayBeReused(_ result: LookupResult) -> Bool {
+        switch result.outcome {
+        case .recordsFound, .noRecord, .rejected: true
+        case .expired: false
+        case .failed: result.error?.kind == .upstreamRejected
+        }
+    }
+
+    /// The lookup's `message_id`: from the tracking id, so that the workers recognise a resend too,
+    /// and the client's identity, so that two clients' tracking ids never meet.
+    static func messageID(for key: MessageKey, attempt: Int) -> String {
+        // FNV-1a: stable across processes and restarts, unlike Swift's seeded hashing.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.client.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+        }
+        let client = String(hash, radix: 16)
+        return "smsp:\(key.trackingID):\(client)" + (attempt > 1 ? "#\(attempt)" : "")
+    }
+}

@@ -1,0 +1,302 @@
+import CPISDomain
+import Foundation
+@testable import FrontDoor
+import HTTPTransport
+import Logging
+import ServiceLifecycle
+@testable import SMSPSimulator
+import Synchronization
+import TestSupport
+import Testing
+import Worker
+
+/// The SMSP front door between a care provider's SMSP client and the workers: requests built as the
+/// NHS test tool's templates show, over mutual TLS, through the real broker, a worker and the
+/// simulator, and back.
+final class FrontDoorRig: Sendable {
+    let workers: WorkerRig
+    let port: Int
+    let client: HTTPClient
+    private let group: ServiceGroup
+    private let running: Task<Void, any Error>
+
+    static let clientCommonName = "cpis-worker"  // the CN of the generated client certificate
+
+    init(patience: Duration = .seconds(5), clients: [String: Set<String>]? = [clientCommonName: ["RKE"]],
+         startWorker: Bool = true) async throws {
+        workers = try await WorkerRig(maximumAttempts: 2, startWorker: startWorker)
+        var configuration = FrontDoorConfiguration(tls: try Certificates.server(), broker: try BrokerEnvironment.configuration())
+        configuration.port = 0
+        configuration.monitoring = nil
+        configuration.triageQueue = workers.topology.triage
+        configuration.patience = patience
+        configuration.clients = ClientAuthorisation(odsCodesByClient: clients)
+        let ports = AsyncStream<Int>.makeStream()
+        let service = FrontDoorService(configuration: configuration, metrics: { [] }, logger: WorkerRig.quietLogger,
+                                       started: { port, _ in ports.continuation.yield(port) })
+        group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: WorkerRig.quietLogger))
+        running = Task { [group] in try await group.run() }
+        port = try #require(await ports.stream.first { _ in true })
+        client = try HTTPClient(tls: try Certificates.client(), logger: WorkerRig.quietLogger)
+    }
+
+    func stop() async {
+        client.shutdown()
+        await group.triggerGracefulShutdown()
+        _ = try? await running.value
+        await workers.stop()
+    }
+
+    var endpoint: String { "https://localhost:\(port)/smsp/cpis" }
+
+    static let requester = Requester(
+        organisation: Organisation(odsCode: "RKE", name: "The Whittington Hospital"),
+        author: .user(UserAuthor(sdsUserId: "200009876204", sdsRoleProfileId: "100077650987",
+                                 jobRole: JobRole(code: "R0260", displayName: "General Medical Practitioner"),
+                                 name: PersonName(prefix: "Dr", given: "Paula", family: "Palmer"))))
+
+    /// A CP-IS query as an SMSP client sends it: fresh ids, except a tracking id when given (a resend).
+    func request(_ nhsNumber: String, requester: Requester = FrontDoorRig.requester, trackingID: String? = nil) throws -> SMSPRequest {
+        var ids = SMSPMessageIDs.random()
+        if let trackingID { ids.trackingID = trackingID }
+        let identity = SMSPIdentity(endpoint: endpoint, username: "front-door-test",
+                                    senderODSCode: requester.organisation.odsCode)
+        return try SMSPRequestBuilder(identity: identity).build(nhsNumber: try NHSNumber(nhsNumber), requester: requester, ids: ids)
+    }
+
+    /// POSTs a SOAP body, off Swift concurrency's pool (the client blocks).
+    func post(_ body: String, soapAction: String = SMSPConstants.requestService,
+              using client: HTTPClient? = nil) async throws -> HTTPResponse {
+        let client = client ?? self.client
+        let url = try #require(URL(string: "https://localhost:\(port)"))
+        let request = HTTPRequest(method: "POST", target: "/smsp/cpis",
+                                  headers: ["Content-Type": "text/xml; charset=utf-8", "SOAPAction": soapAction],
+                                  body: Array(body.utf8))
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { () throws(HTTPTransportError) in
+                    try client.execute(request, url: url, timeout: .seconds(30))
+                })
+            }.start()
+        }
+    }
+
+    /// Asks about `nhsNumber` and reads the answer (a SOAP fault throws ``SMSPResponseError``).
+    func ask(_ nhsNumber: String, requester: Requester = FrontDoorRig.requester,
+             trackingID: String? = nil) async throws -> (request: SMSPRequest, response: SMSPResponse, body: [UInt8]) {
+        let request = try request(nhsNumber, requester: requester, trackingID: trackingID)
+        let response = try await post(request.body)
+        return (request, try SMSPResponseReader.read(response.body), response.body)
+    }
+}
+
+@Suite("front door: the SMSP CP-IS API over mutual TLS, through the workers", .serialized, .timeLimit(.minutes(3)))
+struct FrontDoorTests {
+    @Test("every trigger number gives its SMSP code, each answer relating to its request")
+    func triggers() async throws {
+        let rig = try await FrontDoorRig()
+        let expected = [
+            "1111111111": "SMSP-0001", "2222222222": "SMSP-0002", "3333333333": "SMSP-0003", "4444444444": "SMSP-0004",
+            "5555555555": "SMSP-0005", "6666666666": "SMSP-9999", "7777777777": "CPIS-9999", "8888888888": "CPIS-0001",
+            "9990000018": "SMSP-0000",
+        ]
+        for (number, code) in expected.sorted(by: { $0.key < $1.key }) {
+            let (request, response, _) = try await rig.ask(number)
+            #expect(response.answer.responseCode.code == code, "\(number)")
+            #expect(response.relatesTo == request.messageID)
+        }
+        await rig.stop()
+    }
+
+    @Test("a dataset patient's full answer validates against the NHS schemas and carries every field",
+          .enabled(if: FrontDoorTests.nhsSchemas != nil, "../shared/nhs (the NHS reference artefacts) is absent: skipped"),
+          arguments: ["9990000018", "9990000034"])
+    func fullAnswer(nhsNumber: String) async throws {
+        let rig = try await FrontDoorRig()
+        let (_, response, body) = try await rig.ask(nhsNumber)
+        let validator = try SMSPSchemaValidator(directory: try #require(Self.nhsSchemas))
+        #expect(throws: Never.self) { try validator.validate(answer: body) }
+
+        let answer = response.answer
+        #expect(answer.responseCode == .success)
+        let plans = try #require(rig.workers.simulator.dataset.plansByNHSNumber[nhsNumber])
+        #expect(answer.plans == plans, "plans, local authorities, phones, subjects, dates")
+        #expect(answer.totalChildRecords == plans.count)
+        // This query is the history's latest access, with the author as sent.
+        let access = try #require(answer.accessHistory.first)
+        #expect(access.organisation == FrontDoorRig.requester.organisation)
+        #expect(access.author == .user(name: PersonName(prefix: "Dr", given: "Paula", family: "Palmer"),
+                                       jobRole: JobRole(code: "R0260", displayName: "General Medical Practitioner"),
+                                       sdsUserId: "200009876204"))
+        #expect(answer.totalAccessRecords == answer.accessHistory.count)
+        await rig.stop()
+    }
+
+    @Test("a client without a certificate is refused at the handshake, and nothing is asked")
+    func noCertificate() async throws {
+        let rig = try await FrontDoorRig()
+        let anonymous = try HTTPClient(tls: try Certificates.client(withCertificate: false), logger: WorkerRig.quietLogger)
+        defer { anonymous.shutdown() }
+        let request = try rig.request("9990000018")
+        let error = await #expect(throws: HTTPTransportError.self) { try await rig.post(request.body, using: anonymous) }
+        #expect(error?.code == .tlsHandshakeFailed)
+        #expect(rig.workers.simulator.requestCount == 0)
+        await rig.stop()
+    }
+
+    @Test("an organisation the client may not act for gets SMSP-0005, and nothing is sent")
+    func unauthorisedOrganisation() async throws {
+        let rig = try await FrontDoorRig()
+        var other = FrontDoorRig.requester
+        other.organisation = Organisation(odsCode: "RAL", name: "Royal Free")
+        let (_, response, _) = try await rig.ask("9990000018", requester: other)
+        #expect(response.answer.responseCode.code == "SMSP-0005")
+        #expect(rig.workers.simulator.requestCount == 0)
+        #expect(rig.workers.simulator.notifications().isEmpty)
+        await rig.stop()
+    }
+
+    @Test("a malformed request gets a Client fault naming every problem, and nothing is sent")
+    func malformed() async throws {
+        let rig = try await FrontDoorRig()
+        let request = try rig.request("9990000018")
+        let withoutTo = request.body.replacingOccurrences(of: "<wsa:To>\(rig.endpoint)</wsa:To>", with: "")
+        let response = try await rig.post(withoutTo, soapAction: "urn:wrong")
+        #expect(response.status == 500)
+        let error = #expect(throws: SMSPResponseError.self) { try SMSPResponseReader.read(response.body) }
+        let fault = try #require(error?.fault)
+        #expect(fault.isClientFault)
+        let diagnostic = fault.errorDiagnosticText ?? ""
+        #expect(diagnostic.contains("SOAPAction"), "\(diagnostic)")
+        #expect(diagnostic.contains("wsa:To is missing"), "\(diagnostic)")
+
+        // The same MessageID again is refused too.
+        let first = try await rig.post(request.body)
+        #expect(first.status == 200)
+        let reused = try await rig.post(request.body)
+        #expect(reused.status == 500)
+        #expect(String(decoding: reused.body, as: UTF8.self).contains("was already used"))
+        #expect(rig.workers.simulator.requestCount == 1)
+        await rig.stop()
+    }
+
+    @Test("a resend (same tracking id, new MessageID) is answered from the first lookup, without a second CP-IS query")
+    func resend() async throws {
+        let rig = try await FrontDoorRig()
+        let trackingID = FreshUUID.string()
+        let first = try await rig.ask("9990000018", trackingID: trackingID)
+        let again = try await rig.ask("9990000018", trackingID: trackingID)
+        #expect(again.response.answer.responseCode == .success)
+        #expect(again.response.answer.plans == first.response.answer.plans)
+        #expect(again.response.relatesTo == again.request.messageID)
+        #expect(rig.workers.simulator.requestCount == 1)
+        #expect(rig.workers.simulator.notifications(nhsNumber: "9990000018").count == 1)
+        await rig.stop()
+    }
+
+    @Test("a slow upstream gives SMSP-0004 at the caller's deadline, and the lookup is not asked again later")
+    func slowUpstream() async throws {
+        let rig = try await FrontDoorRig(patience: .milliseconds(1500))
+        rig.workers.simulator.behaviour = SimulatorBehaviour(latency: .fixed(.seconds(4)))
+        let started = ContinuousClock.now
+        let (_, response, _) = try await rig.ask("9990000018")
+        let waited = ContinuousClock.now - started
+        #expect(response.answer.responseCode.code == "SMSP-0004")
+        #expect(waited >= .milliseconds(1400) && waited < .seconds(4), "answered after \(waited)")
+        let asked = rig.workers.simulator.requestCount
+        try await Task.sleep(for: .seconds(3))
+        #expect(rig.workers.simulator.requestCount == asked, "asked again after the caller stopped waiting")
+        #expect(asked <= 1)
+        await rig.stop()
+    }
+
+    @Test("with no worker running, the caller gets SMSP-0004 and the lookup expires in its queue, never asked")
+    func noWorker() async throws {
+        let rig = try await FrontDoorRig(patience: .seconds(1), startWorker: false)
+        try await rig.workers.topology.declare(on: rig.workers.epr)
+        let (_, response, _) = try await rig.ask("9990000018")
+        #expect(response.answer.responseCode.code == "SMSP-0004")
+        try await rig.workers.start()
+        try await Task.sleep(for: .seconds(2))
+        #expect(rig.workers.simulator.requestCount == 0)
+        await rig.stop()
+    }
+
+    static let nhsSchemas: URL? = {
+        let url = WorkerRig.packageRoot.appending(path: "../shared/nhs").standardizedFileURL
+        return FileManager.default.fileExists(atPath: url.appending(path: "itk-schemas").path) ? url : nil
+    }()
+}
+
+/// The front door's decisions on their own.
+@Suite("front door: answers and client authorisation")
+struct FrontDoorDecisionTests {
+    static func result(_ outcome: LookupResult.Outcome, code: ResponseCode? = nil, stale: Bool = false,
+                       kind: LookupResult.Failure.Kind? = nil) -> LookupResult {
+        LookupResult(requestId: "r", nhsNumber: "9434765919", outcome: outcome, responseCode: code, possiblyStale: stale,
+                     attempts: 1, error: kind.map { .init(kind: $0, message: "because") })
+    }
+
+    @Test("each outcome's SMSP code")
+    func codes() {
+        let cases: [(LookupResult, String?)] = [
+            (Self.result(.recordsFound, code: .success), "SMSP-0000"),
+            (Self.result(.noRecord, code: .noMatch), "CPIS-0001"),
+            (Self.result(.recordsFound, code: .localStoreOnly, stale: true), "SMSP-0003"),
+            (Self.result(.noRecord, stale: true), "SMSP-0003"),
+            (Self.result(.rejected, kind: .unauthorised), "SMSP-0005"),
+            (Self.result(.rejected, kind: .invalidRequest), nil),
+            (Self.result(.failed, code: .cpisServiceError, kind: .upstreamUnavailable), "CPIS-9999"),
+            (Self.result(.failed, kind: .upstreamUnavailable), "SMSP-0004"),
+            (Self.result(.failed, kind: .timeout), "SMSP-0004"),
+            (Self.result(.failed, kind: .wrongPatient), "SMSP-0002"),
+            (Self.result(.expired, kind: .expired), "SMSP-0004"),
+        ]
+        for (result, code) in cases {
+            #expect(SMSPAnswer.responseCode(for: result)?.code == code, "\(result.outcome) \(String(describing: result.error?.kind))")
+        }
+    }
+
+    @Test("a resend is answered from its first lookup only where CP-IS answered, or the request was refused for good")
+    func reuse() {
+        #expect(LookupRelay.mayBeReused(Self.result(.recordsFound)))
+        #expect(LookupRelay.mayBeReused(Self.result(.rejected, kind: .unauthorised)))
+        #expect(LookupRelay.mayBeReused(Self.result(.failed, kind: .upstreamRejected)))
+        #expect(!LookupRelay.mayBeReused(Self.result(.expired, kind: .expired)))
+        #expect(!LookupRelay.mayBeReused(Self.result(.failed, kind: .upstreamUnavailable)))
+    }
+
+    @Test("message ids come from the tracking id and the client, stable across processes")
+    func messageIDs() {
+        let key = LookupRelay.MessageKey(client: "CN=a", trackingID: "T")
+        #expect(LookupRelay.messageID(for: key, attempt: 1) == LookupRelay.messageID(for: key, attempt: 1))
+        #expect(LookupRelay.messageID(for: key, attempt: 1) != LookupRelay.messageID(for: .init(client: "CN=b", trackingID: "T"), attempt: 1))
+        #expect(LookupRelay.messageID(for: key, attempt: 2).hasSuffix("#2"))
+        #expect(LookupRelay.messageID(for: key, attempt: 1).hasPrefix("smsp:T:"))
+    }
+
+    @Test("a client acts only for its organisations: the author's, the audit identity's and the sender's")
+    func authorisation() {
+        let clients = ClientAuthorisation(odsCodesByClient: ["ed-epr.example.nhs.uk": ["RKE"],
+                                                             "CN=other,O=Trust\\, North,C=GB": ["RAL"]])
+        var request = SMSPIncomingRequest()
+        var query = CPISQuery()
+        query.organisation = Organisation(odsCode: "RKE", name: "Whittington")
+        request.query = query
+        request.auditIdentity = "urn:nhs-uk:identity:ods:RKE:200009876204"
+        request.senderAddress = "urn:nhs-uk:addressing:ods:RKE"
+        let subject = "CN=ed-epr.example.nhs.uk,O=Whittington Health,C=GB"
+        #expect(clients.problem(clientSubject: subject, request: request) == nil)
+        #expect(clients.problem(clientSubject: "CN=other,O=Trust\\, North,C=GB", request: request)?.contains("RKE") == true)
+        #expect(clients.problem(clientSubject: "CN=stranger", request: request)?.contains("not authorised") == true)
+        #expect(clients.problem(clientSubject: nil, request: request) != nil)
+        var sender = request
+        sender.senderAddress = "urn:nhs-uk:addressing:ods:RAL"
+        #expect(clients.problem(clientSubject: subject, request: sender)?.contains("sender address") == true)
+        var audit = request
+        audit.auditIdentity = "urn:nhs-uk:identity:ods:RAL:1"
+        #expect(clients.problem(clientSubject: subject, request: audit)?.contains("audit identity") == true)
+        #expect(ClientAuthorisation(odsCodesByClient: nil).problem(clientSubject: nil, request: audit) == nil)
+        #expect(ClientAuthorisation.commonName(of: "O=Trust\\, North,CN=x\\+y,C=GB") == "x+y")
+    }
+}
