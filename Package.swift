@@ -114,6 +114,7 @@ let package = Package(
                 "AMQPClient",
                 "CPISDomain",
                 "FrontDoor",
+                "HTTPTransport",
                 "Observability",
                 "Settings",
                 "SMSPSimulator",

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the product on local defaults: installs what is missing, starts a throwaway RabbitMQ node
-# (.local/broker), the SMSP simulator over mutual TLS (https://localhost:8443/smsp/cpis) and a worker,
-# sends a sample triage lookup and prints its result. Then it keeps running, so you can send your own
-# (`.build/debug/cpis lookup --nhs-number "999 000 0042"`), until Ctrl-C stops everything it started.
+# (.local/broker), the SMSP simulator over mutual TLS (https://localhost:8443/smsp/cpis), a worker and
+# the SMSP front door (https://localhost:9443/smsp/cpis), sends a sample triage lookup over AMQP and a
+# sample SMSP query through the front door, and prints their results. Then it keeps running, so you can
+# send your own (`.build/debug/cpis lookup --nhs-number "999 000 0042"`, `.build/debug/cpis smsp query
+# --nhs-number "999 000 0042"`), until Ctrl-C stops everything it started.
 #   Deploy/run-local.sh                    run until Ctrl-C
 #   Deploy/run-local.sh --once             stop after the sample lookup
 #   Deploy/run-local.sh --upstream spine   the worker as the SMSP itself, asking the simulator as
@@ -56,22 +58,30 @@ fi
 pids+=($!)
 "$cpis" worker >"$local_dir/worker.log" 2>&1 &
 pids+=($!)
+"$cpis" front-door >"$local_dir/front-door.log" 2>&1 &
+pids+=($!)
 
 for _ in $(seq 1 60); do
-    grep -q "worker consuming" "$local_dir/worker.log" 2>/dev/null && grep -q "simulator listening" "$local_dir/simulator.log" && break
+    grep -q "worker consuming" "$local_dir/worker.log" 2>/dev/null && grep -q "simulator listening" "$local_dir/simulator.log" \
+        && grep -q "front door on" "$local_dir/front-door.log" && break
     sleep 0.5
 done
 # Log lines are "time level logger: message": the message is shown.
 echo "simulator: $(grep -m1 "simulator listening" "$local_dir/simulator.log" | sed 's/^[^ ]* [^ ]* [^ ]*: //')   (log: .local/simulator.log)"
 echo "worker:    $(grep -m1 "worker consuming" "$local_dir/worker.log" | sed 's/^[^ ]* [^ ]* [^ ]*: //')   (log: .local/worker.log)"
+echo "front door: $(grep -m1 "front door on" "$local_dir/front-door.log" | sed 's/^[^ ]* [^ ]* [^ ]*: //')   (log: .local/front-door.log)"
 echo
 echo "== a triage lookup for test patient 999 000 0018"
 "$cpis" lookup --nhs-number "999 000 0018" | python3 -m json.tool
+echo
+echo "== the same patient asked through the SMSP front door, as a care provider's SMSP client would"
+"$cpis" smsp query --nhs-number "999 000 0018"
 
 if ! $once; then
     echo
     echo "Running. Send more lookups from another terminal:"
     echo "  CPIS_AMQP_URL=$CPIS_AMQP_URL $cpis lookup --nhs-number \"999 000 0042\""
-    echo "Ctrl-C stops the worker, the simulator and the broker."
+    echo "  $cpis smsp query --nhs-number \"999 000 0042\"      (through the front door)"
+    echo "Ctrl-C stops the front door, the worker, the simulator and the broker."
     wait "${pids[@]}"
 fi

@@ -47,18 +47,17 @@ public struct FrontDoorConfiguration: Sendable {
     public var listensOnLoopbackOnly: Bool { ["127.0.0.1", "::1", "localhost"].contains(host) }
 
     public static let schema = SettingsSchema(
-        keys: [
+        keys: WorkerConfiguration.brokerKeys.union([
             "listen.host", "listen.port", "listen.path", "listen.endpoint",
             "tls.certificate", "tls.key", "tls.clientCA",
             "limits.maxHeaderBytes", "limits.maxBodyBytes", "limits.maxConnections", "limits.readTimeoutMs",
-            "broker.url", "broker.passwordFile", "broker.tls.ca", "broker.tls.certificate", "broker.tls.key",
-            "broker.heartbeatSeconds", "topology.triage",
-            "lookup.patienceMs", "lookup.resendWindowMs", "checks.messageIdWindowMs", "senderODS",
+            "topology.triage", "lookup.patienceMs", "lookup.resendWindowMs", "checks.messageIdWindowMs", "senderODS",
             "monitoring.enabled", "monitoring.host", "monitoring.port", "logging.level", "logging.format",
-        ],
+        ]),
         openMaps: ["authorisation.clients"],
         lists: ["broker.nodes"],
-        secrets: ["broker.password"])
+        secrets: ["broker.password"],
+        legacyEnvironment: WorkerConfiguration.brokerLegacyEnvironment)
 
     public static func load(file: URL?, environment: [String: String]) async throws -> FrontDoorConfiguration {
         let settings = try await SettingsReader.load(file: file, environment: environment, schema: schema)

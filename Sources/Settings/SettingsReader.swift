@@ -219,7 +219,8 @@ public struct SettingsReader {
 
     /// An open map from the file (``SettingsSchema/openMaps``): each name's list of strings.
     public func stringLists(_ key: String) throws(SettingsProblem) -> [String: [String]]? {
-        guard let node = openMaps[key] else { return nil }
+        // A key with nothing under it (every entry commented out) is an empty map.
+        guard let node = openMaps[key], node.null == nil else { return nil }
         guard let mapping = node.mapping else { throw problem(key, "must be a map of names to lists") }
         var lists: [String: [String]] = [:]
         for (name, value) in mapping {

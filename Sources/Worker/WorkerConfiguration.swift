@@ -45,11 +45,21 @@ public struct WorkerConfiguration: Sendable {
         }
     }
 
+    /// The broker's settings (`broker.*`), the same for every process that talks to the broker, and
+    /// the older environment names that still set them.
+    public static let brokerKeys: Set<String> = [
+        "broker.url", "broker.passwordFile", "broker.tls.ca", "broker.tls.certificate", "broker.tls.key",
+        "broker.heartbeatSeconds",
+    ]
+    public static let brokerLegacyEnvironment = [
+        "CPIS_AMQP_URL": "broker.url", "CPIS_AMQP_PASSWORD_FILE": "broker.passwordFile",
+        "CPIS_AMQP_TLS_CA": "broker.tls.ca", "CPIS_AMQP_TLS_CERT": "broker.tls.certificate",
+        "CPIS_AMQP_TLS_KEY": "broker.tls.key",
+    ]
+
     /// Every setting `cpis worker` reads, and the older environment names that still set them.
     public static let schema = SettingsSchema(
-        keys: [
-            "broker.url", "broker.passwordFile", "broker.tls.ca", "broker.tls.certificate",
-            "broker.tls.key", "broker.heartbeatSeconds",
+        keys: brokerKeys.union([
             "topology.triage", "topology.batch", "topology.dead", "topology.unanswered", "topology.deadLetterExchange",
             "topology.results", "topology.retryPrefix", "topology.accessExchange", "topology.audit",
             "topology.deliveryLimit",
@@ -62,18 +72,16 @@ public struct WorkerConfiguration: Sendable {
             "upstream", "spine.endpoint", "spine.asid", "spine.partyKey", "spine.spineASID", "spine.fromAddress",
             "spine.versionCode", "spine.timeoutMs", "spine.tls.ca", "spine.tls.certificate", "spine.tls.key",
             "spine.retryAfterPossibleProcessing", "spine.schemaDirectory",
-        ],
+        ]),
         openMaps: ["authorisation.users"],
         lists: ["broker.nodes", "topology.retryDelaysMs", "spine.notFoundReasons"],
         secrets: ["broker.password"],
-        legacyEnvironment: [
-            "CPIS_AMQP_URL": "broker.url", "CPIS_AMQP_PASSWORD_FILE": "broker.passwordFile",
-            "CPIS_AMQP_TLS_CA": "broker.tls.ca", "CPIS_AMQP_TLS_CERT": "broker.tls.certificate",
-            "CPIS_AMQP_TLS_KEY": "broker.tls.key", "CPIS_SMSP_TLS_CERT": "smsp.tls.certificate",
+        legacyEnvironment: brokerLegacyEnvironment.merging([
+            "CPIS_SMSP_TLS_CERT": "smsp.tls.certificate",
             "CPIS_SMSP_SCHEMA_DIR": "smsp.schemaDirectory", "CPIS_WORKER_MAX_IN_FLIGHT": "concurrency.maxInFlight",
             "CPIS_WORKER_RESERVED_FOR_TRIAGE": "concurrency.reservedForTriage",
             "CPIS_WORKER_MAX_ATTEMPTS": "retry.maxAttempts", "CPIS_WORKER_GRACE_MS": "shutdown.gracePeriodMs",
-        ])
+        ]) { first, _ in first })
 
     /// Reads the settings file (when given), secrets from files and the environment (see
     /// ``SettingsReader``). The defaults are ``WorkerSettings``' and ``WorkerTopology``'s, and the

@@ -1,13 +1,14 @@
 import ArgumentParser
 import CPISDomain
 import Foundation
+import HTTPTransport
 
 /// `cpis smsp ...`: tools for the support engineer who has to answer "what did the SMSP actually say?".
 struct SMSP: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "smsp",
-        abstract: "Decode SMSP responses and show the SOAP requests the worker would send.",
-        subcommands: [Decode.self, Request.self]
+        abstract: "Decode SMSP responses, show the SOAP requests the worker would send, and query an SMSP endpoint.",
+        subcommands: [Decode.self, Request.self, Query.self]
     )
 
     struct Decode: ParsableCommand {
@@ -20,22 +21,93 @@ struct SMSP: ParsableCommand {
         var file: String
 
         func run() throws {
-            let bytes = try readInput(file)
-            let response: SMSPResponse
+            try SMSP.printDecoded(try readInput(file))
+        }
+    }
+
+    struct Query: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send one CP-IS query over mutual TLS, as a care provider's SMSP client would, and print the answer.",
+            discussion: """
+                For trying the front door (cpis front-door, https://localhost:9443/smsp/cpis on local defaults) or any \
+                SMSP endpoint. Prints the answer as the contract's result JSON (--raw: the SOAP as it came); exits 1 on \
+                a SOAP fault, saying what it names.
+                """
+        )
+
+        @Option(help: "The SMSP endpoint.")
+        var endpoint = "https://localhost:9443/smsp/cpis"
+
+        @Option(name: .customLong("nhs-number"), help: "The child's NHS number.")
+        var nhsNumber = "999 000 0018"
+
+        @Option(help: "The asking organisation's ODS code (author, audit identity and sender address).")
+        var ods = "RKE"
+
+        @Option(name: .customLong("tracking-id"), help: "The ITK tracking id (give an earlier one to resend that message).")
+        var trackingID: String?
+
+        @Option(help: "The CA the endpoint's certificate chains to.")
+        var ca = ".local/certs/ca.pem"
+
+        @Option(help: "Our client certificate (PEM).")
+        var certificate = ".local/certs/client.pem"
+
+        @Option(help: "Its private key.")
+        var key = ".local/certs/client.key"
+
+        @Flag(help: "Print the SOAP answer as it came.")
+        var raw = false
+
+        func run() throws {
+            guard let url = URL(string: endpoint), let host = url.host, url.scheme == "https",
+                  let originURL = URL(string: "https://\(host):\(url.port ?? 443)") else {
+                throw CommandFailure("\(endpoint) is not an https URL")
+            }
+            var ids = SMSPMessageIDs.random()
+            if let trackingID { ids.trackingID = trackingID }
+            let requester = Requester(
+                organisation: Organisation(odsCode: ods, name: "cpis smsp query (\(ods))"),
+                author: .user(UserAuthor(sdsUserId: "999999999999",
+                                         jobRole: JobRole(code: "R0260", displayName: "General Medical Practitioner"),
+                                         name: PersonName(given: "Local", family: "Tester"))))
             do {
-                response = try SMSPResponseReader.read(bytes)
+                let request = try SMSPRequestBuilder(identity: SMSPIdentity(endpoint: endpoint, username: "cpis-smsp-query",
+                                                                            senderODSCode: ods))
+                    .build(nhsNumber: try NHSNumber(nhsNumber), requester: requester, ids: ids)
+                let client = try HTTPClient(tls: .client(caFile: ca, certificateFile: certificate, keyFile: key))
+                defer { client.shutdown() }
+                let origin = try HTTPEndpoint(originURL)
+                let response = try client.execute(HTTPRequest(
+                    method: "POST", target: url.path.isEmpty ? "/" : url.path,
+                    headers: ["Content-Type": "text/xml; charset=utf-8", "SOAPAction": request.soapAction],
+                    body: Array(request.body.utf8)), at: origin, timeout: .seconds(60))
+                FileHandle.standardError.write(Data("tracking id \(ids.trackingID), HTTP \(response.status)\n".utf8))
+                if raw { print(String(decoding: response.body, as: UTF8.self)) } else { try SMSP.printDecoded(response.body) }
+            } catch let failure as CommandFailure {
+                throw failure
             } catch {
                 throw CommandFailure("\(error)")
             }
-            let answer = response.answer
-            let childNumber = answer.plans.lazy.compactMap { plan -> String? in
-                if case .child(let nhsNumber, _, _) = plan.subject { nhsNumber } else { nil }
-            }.first
-            let result = LookupResult(requestId: response.relatesTo ?? "(unknown: decoded from a capture)",
-                                      nhsNumber: childNumber, answer: answer, attempts: 1,
-                                      completedAt: answer.effectiveTime ?? Date())
-            print(String(decoding: result.json(pretty: true), as: UTF8.self))
         }
+    }
+
+    /// Prints an SMSP answer as the contract's result JSON.
+    static func printDecoded(_ bytes: [UInt8]) throws {
+        let response: SMSPResponse
+        do {
+            response = try SMSPResponseReader.read(bytes)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        let answer = response.answer
+        let childNumber = answer.plans.lazy.compactMap { plan -> String? in
+            if case .child(let nhsNumber, _, _) = plan.subject { nhsNumber } else { nil }
+        }.first
+        let result = LookupResult(requestId: response.relatesTo ?? "(unknown: decoded from a capture)",
+                                  nhsNumber: childNumber, answer: answer, attempts: 1,
+                                  completedAt: answer.effectiveTime ?? Date())
+        print(String(decoding: result.json(pretty: true), as: UTF8.self))
     }
 
     struct Request: ParsableCommand {
