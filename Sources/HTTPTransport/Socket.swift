@@ -122,7 +122,8 @@ final class Socket: @unchecked Sendable {
     }
 
     /// Accepts one pending connection; `nil` when none is pending (the caller polls and tries again).
-    func accept() throws(IOError) -> (socket: Socket, address: String)? {
+    /// `host` is the peer's numeric address alone, `address` with its port.
+    func accept() throws(IOError) -> (socket: Socket, host: String, address: String)? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let accepted = withUnsafeMutablePointer(to: &storage) { storage in
@@ -137,10 +138,10 @@ final class Socket: @unchecked Sendable {
         let socket = Socket(descriptor: accepted)
         socket.configure()
         socket.disableNagle()
-        let address = withUnsafePointer(to: &storage) { storage in
+        let peer = withUnsafePointer(to: &storage) { storage in
             storage.withMemoryRebound(to: sockaddr.self, capacity: 1) { Self.describe($0, length: length) }
         }
-        return (socket, address.text)
+        return (socket, peer.host, peer.text)
     }
 
     private convenience init(family: Int32, type: Int32, protocol: Int32) throws(IOError) {
@@ -278,17 +279,17 @@ final class Socket: @unchecked Sendable {
         return addresses
     }
 
-    /// The numeric host and port of a socket address, as `getnameinfo` gives them.
-    private static func describe(_ address: UnsafePointer<sockaddr>, length: socklen_t) -> (text: String, port: Int) {
+    /// The numeric host and port of a socket address, as `getnameinfo` gives them, and both as text.
+    private static func describe(_ address: UnsafePointer<sockaddr>, length: socklen_t) -> (host: String, port: Int, text: String) {
         // NI_MAXHOST and NI_MAXSERV (1025, 32) are not visible in every C library's Swift overlay.
         var host = [CChar](repeating: 0, count: 1025)
         var service = [CChar](repeating: 0, count: 32)
         guard getnameinfo(address, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
                           NI_NUMERICHOST | NI_NUMERICSERV) == 0
-        else { return ("unknown", 0) }
+        else { return ("unknown", 0, "unknown") }
         let hostText = string(fromNulTerminated: host)
         let port = Int(string(fromNulTerminated: service)) ?? 0
-        return (hostText.contains(":") ? "[\(hostText)]:\(port)" : "\(hostText):\(port)", port)
+        return (hostText, port, hostText.contains(":") ? "[\(hostText)]:\(port)" : "\(hostText):\(port)")
     }
 
     private static func string(fromNulTerminated characters: [CChar]) -> String {
