@@ -141,7 +141,8 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        // Shared by the test targets: the real broker (Deploy/test.sh starts one) and development certificates.
+        // Shared by the test targets: the real broker (Deploy/test.sh starts one), development certificates,
+        // hostile XML documents and the watchers that show a parser fetched nothing.
         .target(name: "TestSupport",
                 dependencies: ["AMQPClient", "HTTPTransport", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/TestSupport", swiftSettings: strictSwift),
@@ -158,7 +159,7 @@ let package = Package(
                     swiftSettings: strictSwift),
         .testTarget(name: "SettingsTests", dependencies: ["Settings"], swiftSettings: strictSwift),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "CPISDomain"], swiftSettings: strictSwift),
-        .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport"], swiftSettings: strictSwift),
+        .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport", "TestSupport"], swiftSettings: strictSwift),
         .testTarget(name: "DeployKitTests", dependencies: ["Worker", "Yams"], swiftSettings: strictSwift),
     ]
 )

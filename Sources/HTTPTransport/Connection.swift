@@ -17,11 +17,13 @@ final class Connection: @unchecked Sendable {
         self.peerAddress = peerAddress
     }
 
-    /// Connects to `host:port` and, with a TLS context, completes the handshake, all before the deadline.
-    static func open(host: String, port: Int, tls context: TLSContext?, deadline: Deadline) throws(ConnectFailure) -> Connection {
+    /// Looks `host` up with `lookUp`, connects to it on `port` and, with a TLS context, completes the
+    /// handshake, all before the deadline.
+    static func open(host: String, port: Int, tls context: TLSContext?, deadline: Deadline,
+                     lookUp: @escaping Socket.Lookup) throws(ConnectFailure) -> Connection {
         let socket: Socket
         do throws(IOError) {
-            socket = try Socket.connect(host: host, port: port, deadline: deadline)
+            socket = try Socket.connect(host: host, port: port, deadline: deadline, lookUp: lookUp)
         } catch {
             throw .connect(error)
         }
@@ -42,7 +44,7 @@ final class Connection: @unchecked Sendable {
         }
     }
 
-    /// Why ``open(host:port:tls:deadline:)`` failed: in the TCP connect or in the TLS handshake.
+    /// Why ``open(host:port:tls:deadline:lookUp:)`` failed: in the TCP connect or in the TLS handshake.
     enum ConnectFailure: Error {
         case connect(IOError)
         case handshake(IOError)

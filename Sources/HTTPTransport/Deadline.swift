@@ -1,3 +1,5 @@
+import Dispatch
+
 /// A point in time by which a blocking operation must finish, or none.
 ///
 /// Every wait in this module is a `poll(2)` on a non-blocking socket bounded by a deadline, so the
@@ -33,5 +35,11 @@ struct Deadline: Sendable {
         let (seconds, attoseconds) = remaining.components
         let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
         return Int32(clamping: milliseconds)
+    }
+
+    /// The deadline for a wait on a Dispatch semaphore: ``pollTimeout`` from now, or never.
+    var dispatchTime: DispatchTime {
+        let milliseconds = pollTimeout
+        return milliseconds < 0 ? .distantFuture : .now() + .milliseconds(Int(milliseconds))
     }
 }

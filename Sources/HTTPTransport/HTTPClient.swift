@@ -10,9 +10,11 @@ import Synchronization
 /// function), whose few threads must not block. Any number of threads may execute requests at once:
 /// each exchange has a connection to itself; idle connections wait in a pool guarded by a mutex.
 ///
-/// Timeouts: the `timeout` of a request bounds the whole exchange (connect, TLS handshake, writing
-/// the request, reading the response), enforced with `poll(2)` on non-blocking sockets; making a new
-/// connection is also bounded by `connectTimeout`.
+/// Timeouts: the `timeout` of a request bounds the whole exchange (looking up the host name,
+/// connect, TLS handshake, writing the request, reading the response), enforced with `poll(2)` on
+/// non-blocking sockets; making a new connection is also bounded by `connectTimeout`. A host name is
+/// looked up on a thread of its own, abandoned at the deadline (the system resolver has no timeout
+/// of its own), so a slow DNS server costs a thread until it answers but never holds up the caller.
 ///
 /// Failures are never retried: a repeated SMSP query would notify a social worker twice. Every
 /// failure reaches the caller, and ``HTTPTransportError/requestMayHaveBeenProcessed`` says whether
@@ -29,6 +31,7 @@ public final class HTTPClient: Sendable {
     private let idleTimeout: Duration
     private let maximumResponseBodyBytes: Int
     private let logger: Logger
+    private let lookUp: Socket.Lookup
     private let pool = Mutex(Pool())
 
     /// Response heads larger than this are a protocol error.
@@ -58,9 +61,17 @@ public final class HTTPClient: Sendable {
     ///   - idleTimeout: Idle connections older than this are closed rather than reused.
     ///   - maximumResponseBodyBytes: Larger response bodies fail with ``HTTPTransportError/Code/bodyTooLarge``.
     /// - Throws: ``HTTPTransportError/Code/invalidConfiguration`` for an unusable TLS configuration.
-    public init(tls: TLSConfiguration?, connectTimeout: Duration = .seconds(5), maximumIdleConnectionsPerHost: Int = 32,
-                idleTimeout: Duration = .seconds(60), maximumResponseBodyBytes: Int = 8 * 1024 * 1024,
-                logger: Logger = Logger(label: "cpis.http.client")) throws(HTTPTransportError) {
+    public convenience init(tls: TLSConfiguration?, connectTimeout: Duration = .seconds(5), maximumIdleConnectionsPerHost: Int = 32,
+                            idleTimeout: Duration = .seconds(60), maximumResponseBodyBytes: Int = 8 * 1024 * 1024,
+                            logger: Logger = Logger(label: "cpis.http.client")) throws(HTTPTransportError) {
+        try self.init(tls: tls, connectTimeout: connectTimeout, maximumIdleConnectionsPerHost: maximumIdleConnectionsPerHost,
+                      idleTimeout: idleTimeout, maximumResponseBodyBytes: maximumResponseBodyBytes, logger: logger,
+                      lookUp: { host, port throws(IOError) in try Socket.addresses(of: host, port: port) })
+    }
+
+    /// The public initialiser's, with the way host names are looked up (tests stand in a slow one).
+    init(tls: TLSConfiguration?, connectTimeout: Duration, maximumIdleConnectionsPerHost: Int, idleTimeout: Duration,
+         maximumResponseBodyBytes: Int, logger: Logger, lookUp: @escaping Socket.Lookup) throws(HTTPTransportError) {
         if let tls, tls.role != .client {
             throw HTTPTransportError(.invalidConfiguration, "a client needs a TLSConfiguration.client(...) configuration")
         }
@@ -70,6 +81,7 @@ public final class HTTPClient: Sendable {
         self.idleTimeout = idleTimeout
         self.maximumResponseBodyBytes = maximumResponseBodyBytes
         self.logger = logger
+        self.lookUp = lookUp
     }
 
     /// Sends `request` to the server of `url` and returns its response, blocking until it has
@@ -208,7 +220,7 @@ public final class HTTPClient: Sendable {
         let connectDeadline = Deadline.earliest(deadline, .after(connectTimeout))
         do throws(Connection.ConnectFailure) {
             let connection = try Connection.open(host: endpoint.host, port: endpoint.port, tls: endpoint.isSecure ? tls : nil,
-                                                 deadline: connectDeadline)
+                                                 deadline: connectDeadline, lookUp: lookUp)
             return (connection, false)
         } catch {
             throw describe(error, endpoint: endpoint, timeout: timeout, requestDeadline: deadline)

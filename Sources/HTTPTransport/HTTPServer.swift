@@ -19,6 +19,10 @@ import Synchronization
 /// head over the limit 431, a body over the limit 413, transfer codings other than chunked 501,
 /// HTTP versions other than 1.0 and 1.1 505; each of those closes the connection. A failed TLS
 /// handshake (e.g. a client without a certificate) is logged and the connection dropped.
+///
+/// Connections: beyond ``Limits/maximumConnections`` in all, or ``Limits/maximumConnectionsPerClient``
+/// from one client address, a new connection is closed at once, before any TLS handshake, and
+/// counted in ``refusedConnections``.
 public final class HTTPServer: Sendable {
     /// Bounds on what one connection may send and how long it may take.
     public struct Limits: Sendable, Hashable {
@@ -35,16 +39,22 @@ public final class HTTPServer: Sendable {
         public var writeTimeout: Duration
         /// How many connections may be open at once (each has a thread); more are closed at once.
         public var maximumConnections: Int
+        /// How many connections one client address (IP, whatever its ports) may have open at once;
+        /// more are closed at once, so that one client cannot take every thread. Clients behind one
+        /// NAT or proxy share an address, and an IPv6 client may use many addresses.
+        public var maximumConnectionsPerClient: Int
 
         public init(maximumHeaderBytes: Int = 16 * 1024, maximumBodyBytes: Int = 1024 * 1024,
                     idleTimeout: Duration = .seconds(60), readTimeout: Duration = .seconds(30),
-                    writeTimeout: Duration = .seconds(30), maximumConnections: Int = 1024) {
+                    writeTimeout: Duration = .seconds(30), maximumConnections: Int = 1024,
+                    maximumConnectionsPerClient: Int = 64) {
             self.maximumHeaderBytes = maximumHeaderBytes
             self.maximumBodyBytes = maximumBodyBytes
             self.idleTimeout = idleTimeout
             self.readTimeout = readTimeout
             self.writeTimeout = writeTimeout
             self.maximumConnections = maximumConnections
+            self.maximumConnectionsPerClient = maximumConnectionsPerClient
         }
     }
 
@@ -57,6 +67,7 @@ public final class HTTPServer: Sendable {
     private let state = Mutex(State())
     private let boundPort: Atomic<Int>
     private let accepted = Atomic<Int>(0)
+    private let refused = Atomic<Int>(0)
     /// Entered by the accept thread and every connection thread; ``shutdown()`` waits for them.
     private let threads = DispatchGroup()
 
@@ -64,6 +75,8 @@ public final class HTTPServer: Sendable {
         var phase = Phase.notStarted
         /// The sockets of open connections, so that ``shutdown()`` can interrupt them.
         var connections: [Int: Socket] = [:]
+        /// How many connections each client address has open; an address leaves when it has none.
+        var connectionsPerClient: [String: Int] = [:]
         var nextConnectionID = 0
     }
 
@@ -101,9 +114,13 @@ public final class HTTPServer: Sendable {
     /// The port the server listens on: after ``start(handler:)``, the one actually bound.
     public var port: Int { boundPort.load(ordering: .acquiring) }
 
-    /// How many connections the server has accepted since it started (keep-alive reuse shows as
-    /// many requests over few connections).
+    /// How many connections the server has accepted and served since it started (keep-alive reuse
+    /// shows as many requests over few connections); refused ones are not counted.
     public var acceptedConnections: Int { accepted.load(ordering: .relaxed) }
+
+    /// How many connections the server has closed at once since it started because they were over
+    /// ``Limits/maximumConnections`` or ``Limits/maximumConnectionsPerClient``.
+    public var refusedConnections: Int { refused.load(ordering: .relaxed) }
 
     /// Binds and listens, then returns; connections are served on their own threads by `handler`.
     ///
@@ -187,8 +204,8 @@ public final class HTTPServer: Sendable {
         while true {
             do throws(IOError) {
                 guard try listener.waitForConnection(orWakeUpFrom: waker) else { return }
-                while let (socket, address) = try listener.accept() {
-                    admit(socket, address: address, handler: handler)
+                while let (socket, client, address) = try listener.accept() {
+                    admit(socket, client: client, address: address, handler: handler)
                 }
             } catch {
                 logger.error("accepting a connection failed", metadata: ["error": "\(error.detail)"])
@@ -198,23 +215,48 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    private func admit(_ socket: Socket, address: String, handler: @escaping @Sendable (HTTPRequest, HTTPPeer) -> HTTPServerReply) {
-        accepted.add(1, ordering: .relaxed)
-        let id: Int? = state.withLock { state in
-            guard case .running = state.phase, state.connections.count < limits.maximumConnections else { return nil }
+    /// What ``admit(_:client:address:handler:)`` decided for a new connection.
+    private enum Admission {
+        case admitted(id: Int)
+        case stopping
+        case overLimit(String, limit: Int)
+    }
+
+    /// Serves a new connection on a thread of its own, or closes it at once (before any TLS
+    /// handshake) when the server is stopping or the connection is over a limit.
+    /// `client` is the peer's address without its port.
+    private func admit(_ socket: Socket, client: String, address: String,
+                       handler: @escaping @Sendable (HTTPRequest, HTTPPeer) -> HTTPServerReply) {
+        let admission: Admission = state.withLock { state in
+            guard case .running = state.phase else { return .stopping }
+            guard state.connections.count < limits.maximumConnections else {
+                return .overLimit("the server's connection limit", limit: limits.maximumConnections)
+            }
+            guard state.connectionsPerClient[client, default: 0] < limits.maximumConnectionsPerClient else {
+                return .overLimit("the connection limit per client", limit: limits.maximumConnectionsPerClient)
+            }
             defer { state.nextConnectionID += 1 }
             state.connections[state.nextConnectionID] = socket
-            return state.nextConnectionID
+            state.connectionsPerClient[client, default: 0] += 1
+            return .admitted(id: state.nextConnectionID)
         }
-        guard let id else {
-            logger.warning("connection refused: at the connection limit or stopping",
-                           metadata: ["peer": "\(address)", "limit": "\(limits.maximumConnections)"])
+        switch admission {
+        case .admitted(let id):
+            accepted.add(1, ordering: .relaxed)
+            spawn(name: "http-connection") { [self] in
+                serve(socket, address: address, handler: handler)
+                state.withLock { state in
+                    state.connections[id] = nil
+                    let remaining = state.connectionsPerClient[client, default: 1] - 1
+                    state.connectionsPerClient[client] = remaining > 0 ? remaining : nil
+                }
+            }
+        case .stopping:
             socket.close()
-            return
-        }
-        spawn(name: "http-connection") { [self] in
-            serve(socket, address: address, handler: handler)
-            _ = state.withLock { $0.connections.removeValue(forKey: id) }
+        case .overLimit(let which, let limit):
+            refused.add(1, ordering: .relaxed)
+            logger.warning("connection refused: at \(which)", metadata: ["client": "\(client)", "limit": "\(limit)"])
+            socket.close()
         }
     }
 

@@ -3,6 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
+import Foundation
 import Synchronization
 
 /// One non-blocking TCP socket: the only type in this module that makes socket system calls.
@@ -36,20 +38,14 @@ final class Socket: @unchecked Sendable {
 
     // MARK: - Making sockets
 
-    /// Connects to the first address of `host` that accepts within the deadline.
-    ///
-    /// Name resolution (`getaddrinfo`) blocks and is not bounded by the deadline; for the numeric
-    /// addresses and `localhost` this module is used with, it does not touch the network.
-    static func connect(host: String, port: Int, deadline: Deadline) throws(IOError) -> Socket {
+    /// Connects to the first address of `host` that accepts within the deadline; looking the name
+    /// up (with `lookUp`) counts against the deadline too.
+    static func connect(host: String, port: Int, deadline: Deadline, lookUp: @escaping Lookup) throws(IOError) -> Socket {
         _ = sigpipeIgnored
-        let addresses = try resolve(host: host, port: port, passive: false)
-        defer { freeaddrinfo(addresses) }
         var lastError = IOError.system("\(host) has no address")
-        var entry: UnsafeMutablePointer<addrinfo>? = addresses
-        while let current = entry {
-            entry = current.pointee.ai_next
+        for address in try resolve(host: host, port: port, deadline: deadline, lookUp: lookUp) {
             do throws(IOError) {
-                return try connect(to: current.pointee, deadline: deadline)
+                return try connect(to: address, deadline: deadline)
             } catch .timedOut {
                 throw .timedOut
             } catch {
@@ -59,11 +55,11 @@ final class Socket: @unchecked Sendable {
         throw lastError
     }
 
-    private static func connect(to address: addrinfo, deadline: Deadline) throws(IOError) -> Socket {
-        let socket = try Socket(family: address.ai_family, type: address.ai_socktype, protocol: address.ai_protocol)
+    private static func connect(to address: Address, deadline: Deadline) throws(IOError) -> Socket {
+        let socket = try Socket(family: address.family, type: address.type, protocol: address.protocol)
         do throws(IOError) {
             socket.disableNagle()
-            if systemConnect(socket.descriptor, address.ai_addr, address.ai_addrlen) != 0 {
+            if address.withSockaddr({ systemConnect(socket.descriptor, $0, address.length) }) != 0 {
                 guard errno == EINPROGRESS else { throw IOError.system(errnoDescription()) }
                 try socket.wait(for: .writable, deadline: deadline)
                 var error: Int32 = 0
@@ -81,14 +77,14 @@ final class Socket: @unchecked Sendable {
     /// A listening socket bound to `host` (a numeric address or a name) and `port` (0: ephemeral).
     static func listen(host: String, port: Int, backlog: Int32) throws(IOError) -> Socket {
         _ = sigpipeIgnored
-        let addresses = try resolve(host: host, port: port, passive: true)
-        defer { freeaddrinfo(addresses) }
-        let address = addresses.pointee
-        let socket = try Socket(family: address.ai_family, type: address.ai_socktype, protocol: address.ai_protocol)
+        guard let address = try addresses(of: host, port: port, passive: true).first else {
+            throw .system("cannot listen on \(host):\(port): it has no address")
+        }
+        let socket = try Socket(family: address.family, type: address.type, protocol: address.protocol)
         var reuse: Int32 = 1
         // Lets a restarted server bind its port while old connections are in TIME_WAIT.
         setsockopt(socket.descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(socket.descriptor, address.ai_addr, address.ai_addrlen) == 0,
+        guard address.withSockaddr({ bind(socket.descriptor, $0, address.length) }) == 0,
               systemListen(socket.descriptor, backlog) == 0
         else {
             let reason = errnoDescription()
@@ -122,7 +118,8 @@ final class Socket: @unchecked Sendable {
     }
 
     /// Accepts one pending connection; `nil` when none is pending (the caller polls and tries again).
-    func accept() throws(IOError) -> (socket: Socket, address: String)? {
+    /// `host` is the peer's numeric address alone, `address` with its port.
+    func accept() throws(IOError) -> (socket: Socket, host: String, address: String)? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let accepted = withUnsafeMutablePointer(to: &storage) { storage in
@@ -137,10 +134,10 @@ final class Socket: @unchecked Sendable {
         let socket = Socket(descriptor: accepted)
         socket.configure()
         socket.disableNagle()
-        let address = withUnsafePointer(to: &storage) { storage in
+        let peer = withUnsafePointer(to: &storage) { storage in
             storage.withMemoryRebound(to: sockaddr.self, capacity: 1) { Self.describe($0, length: length) }
         }
-        return (socket, address.text)
+        return (socket, peer.host, peer.text)
     }
 
     private convenience init(family: Int32, type: Int32, protocol: Int32) throws(IOError) {
@@ -265,30 +262,76 @@ final class Socket: @unchecked Sendable {
         return inet_pton(AF_INET, host, &address) == 1 || inet_pton(AF_INET6, host, &address) == 1
     }
 
-    private static func resolve(host: String, port: Int, passive: Bool) throws(IOError) -> UnsafeMutablePointer<addrinfo> {
+    // MARK: - Name resolution
+
+    /// One address of a host, copied out of `getaddrinfo`'s list (which is freed at once).
+    struct Address: Sendable {
+        let family: Int32
+        let type: Int32
+        let `protocol`: Int32
+        let storage: sockaddr_storage
+        let length: socklen_t
+
+        func withSockaddr<Result>(_ body: (UnsafePointer<sockaddr>) -> Result) -> Result {
+            withUnsafePointer(to: storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1, body) }
+        }
+    }
+
+    /// How the client finds a host's addresses: ``addresses(of:port:passive:)`` unless a test
+    /// stands in a slow resolver.
+    typealias Lookup = @Sendable (_ host: String, _ port: Int) throws(IOError) -> [Address]
+
+    /// The addresses of `host` (`getaddrinfo`, which blocks for as long as the resolver takes).
+    static func addresses(of host: String, port: Int, passive: Bool = false) throws(IOError) -> [Address] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = streamSocketType
         hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)
-        var addresses: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(host, String(port), &hints, &addresses)
-        guard status == 0, let addresses else {
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &list)
+        guard status == 0, let list else {
             throw .system("cannot resolve \(host): \(String(cString: gai_strerror(status)))")
+        }
+        defer { freeaddrinfo(list) }
+        var addresses: [Address] = []
+        var entry: UnsafeMutablePointer<addrinfo>? = list
+        while let current = entry?.pointee {
+            entry = current.ai_next
+            guard let address = current.ai_addr, Int(current.ai_addrlen) <= MemoryLayout<sockaddr_storage>.size else { continue }
+            var storage = sockaddr_storage()
+            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(current.ai_addrlen))) }
+            addresses.append(Address(family: current.ai_family, type: current.ai_socktype, protocol: current.ai_protocol,
+                                     storage: storage, length: current.ai_addrlen))
         }
         return addresses
     }
 
-    /// The numeric host and port of a socket address, as `getnameinfo` gives them.
-    private static func describe(_ address: UnsafePointer<sockaddr>, length: socklen_t) -> (text: String, port: Int) {
+    /// The addresses of `host`, waiting for `lookUp` no later than the deadline: `getaddrinfo` has no
+    /// timeout of its own, so a name is looked up on a thread of its own, which is abandoned at the
+    /// deadline (it ends when the resolver answers, and its result is dropped). A numeric address
+    /// needs no resolver, so no thread.
+    private static func resolve(host: String, port: Int, deadline: Deadline, lookUp: @escaping Lookup) throws(IOError) -> [Address] {
+        guard !isIPAddress(host) else { return try lookUp(host, port) }
+        let lookup = PendingLookup()
+        let thread = Thread {
+            lookup.finish(Result { () throws(IOError) in try lookUp(host, port) })
+        }
+        thread.name = "http-resolve"
+        thread.start()
+        return try lookup.result(by: deadline).get()
+    }
+
+    /// The numeric host and port of a socket address, as `getnameinfo` gives them, and both as text.
+    private static func describe(_ address: UnsafePointer<sockaddr>, length: socklen_t) -> (host: String, port: Int, text: String) {
         // NI_MAXHOST and NI_MAXSERV (1025, 32) are not visible in every C library's Swift overlay.
         var host = [CChar](repeating: 0, count: 1025)
         var service = [CChar](repeating: 0, count: 32)
         guard getnameinfo(address, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
                           NI_NUMERICHOST | NI_NUMERICSERV) == 0
-        else { return ("unknown", 0) }
+        else { return ("unknown", 0, "unknown") }
         let hostText = string(fromNulTerminated: host)
         let port = Int(string(fromNulTerminated: service)) ?? 0
-        return (hostText.contains(":") ? "[\(hostText)]:\(port)" : "\(hostText):\(port)", port)
+        return (hostText, port, hostText.contains(":") ? "[\(hostText)]:\(port)" : "\(hostText):\(port)")
     }
 
     private static func string(fromNulTerminated characters: [CChar]) -> String {
@@ -304,6 +347,28 @@ final class Socket: @unchecked Sendable {
 
     static func errnoDescription(_ code: Int32 = errno) -> String {
         String(cString: strerror(code)).lowercased()
+    }
+}
+
+/// The outcome of a lookup running on another thread. The thread and the waiter each hold it; if
+/// the waiter gives up, the thread's reference is the last and the outcome is freed with it.
+private final class PendingLookup: Sendable {
+    private let outcome = Mutex<Result<[Socket.Address], IOError>?>(nil)
+    private let finished = DispatchSemaphore(value: 0)
+
+    func finish(_ result: Result<[Socket.Address], IOError>) {
+        outcome.withLock { $0 = result }
+        finished.signal()
+    }
+
+    /// The outcome, or ``IOError/timedOut`` if the lookup has not finished by the deadline.
+    func result(by deadline: Deadline) -> Result<[Socket.Address], IOError> {
+        // A semaphore may wake a little before the deadline: wait again until it has passed.
+        while finished.wait(timeout: deadline.dispatchTime) == .timedOut {
+            if deadline.hasPassed { return .failure(.timedOut) }
+        }
+        // finish(_:) stores the outcome before it signals, so it is there.
+        return outcome.withLock { $0 } ?? .failure(.timedOut)
     }
 }
 

@@ -5,8 +5,8 @@ internal import CLibXML2
 /// Parsing never touches the network, never loads an external DTD or external entity, and never
 /// substitutes entities: an entity reference stays a reference, and ``XMLElement/text`` and
 /// attribute values leave it out. A document may still carry a DTD (libxml2 has to parse it to
-/// check well-formedness); ``hasDocumentTypeDeclaration`` tells, so that callers whose messages must
-/// never have one (SOAP) can refuse it.
+/// check well-formedness) unless ``XMLParsingLimits/allowsDocumentTypeDeclaration`` refuses it, as
+/// callers whose messages must never have one (SOAP) do; ``hasDocumentTypeDeclaration`` tells.
 ///
 /// Not thread-safe: libxml2 trees have no locking, and XPath and ``XMLElement/removeChild(_:)`` use
 /// and change them, so a document and its elements are not `Sendable` and stay in one isolation
@@ -29,8 +29,9 @@ public final class XMLDocument {
     /// Parses `bytes` as an XML document (UTF-8 unless the document declares its encoding).
     ///
     /// - Throws: ``XMLError`` with code ``XMLError/Code/tooLarge`` (nothing parsed),
-    ///   ``XMLError/Code/empty``, or ``XMLError/Code/notWellFormed`` (with libxml2's first message
-    ///   and its line), which includes namespace errors such as an undeclared prefix.
+    ///   ``XMLError/Code/empty``, ``XMLError/Code/documentTypeDeclarationNotAllowed`` (when `limits`
+    ///   refuse a DOCTYPE), or ``XMLError/Code/notWellFormed`` (with libxml2's first message and its
+    ///   line), which includes namespace errors such as an undeclared prefix.
     public init(parsing bytes: some Collection<UInt8>, limits: XMLParsingLimits = .default) throws(XMLError) {
         LibXML2.initialise()
         let maximum = min(limits.maximumInputBytes, Int(Int32.max))
@@ -43,8 +44,10 @@ public final class XMLDocument {
         guard bytes.contains(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else {
             throw XMLError(code: .empty, message: "the input is empty")
         }
-        let parsed = bytes.withContiguousStorageIfAvailable(Self.parse)
-            ?? Array(bytes).withUnsafeBufferPointer(Self.parse)
+        let parse = { (bytes: UnsafeBufferPointer<UInt8>) in
+            Self.parse(bytes, allowingDocumentType: limits.allowsDocumentTypeDeclaration)
+        }
+        let parsed = bytes.withContiguousStorageIfAvailable(parse) ?? Array(bytes).withUnsafeBufferPointer(parse)
         (pointer, rootNode) = try parsed.get()
     }
 
@@ -116,16 +119,30 @@ public final class XMLDocument {
 
     /// Parses contiguous bytes with a fresh parser context, collecting libxml2's errors instead of
     /// letting it print them.
-    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<(xmlDocPtr, xmlNodePtr), XMLError> {
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>,
+                              allowingDocumentType: Bool) -> Result<(xmlDocPtr, xmlNodePtr), XMLError> {
         guard let context = xmlNewParserCtxt() else {
             return .failure(XMLError(code: .libraryFailure, message: "libxml2 could not create a parser context"))
         }
         defer { xmlFreeParserCtxt(context) }
+        if !allowingDocumentType {
+            // libxml2 reports the DOCTYPE's name and identifiers before it reads the internal subset:
+            // stopping there means no declaration in it is ever parsed.
+            context.pointee.sax.pointee.internalSubset = { parser, _, _, _ in
+                xmlStopParser(parser?.assumingMemoryBound(to: xmlParserCtxt.self))
+            }
+        }
         let collector = LibXML2ErrorCollector()
         let document = bytes.withMemoryRebound(to: CChar.self) { text in
             collector.capturing {
                 xmlCtxtReadMemory(context, text.baseAddress, Int32(text.count), nil, nil, parserOptions)
             }
+        }
+        // Nothing but the DOCTYPE callback above stops the parser.
+        if context.pointee.errNo == Int32(XML_ERR_USER_STOP.rawValue) {
+            xmlFreeDoc(document)
+            return .failure(XMLError(code: .documentTypeDeclarationNotAllowed,
+                                     message: "the document has a document type declaration (<!DOCTYPE …>), which is not allowed here"))
         }
         // libxml2 returns a tree for some documents it reported errors in (namespace errors are
         // not fatal to it); none of those are acceptable here.

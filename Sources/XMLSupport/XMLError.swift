@@ -8,7 +8,8 @@ public struct XMLError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         // A private enum behind static members, so that adding a code does not break callers.
         private enum Value: String {
-            case tooLarge, empty, notWellFormed, xpath, schemaLoad, schemaInvalid, libraryFailure
+            case tooLarge, empty, notWellFormed, documentTypeDeclarationNotAllowed, xpath, schemaLoad, schemaInvalid,
+                 libraryFailure
         }
 
         private let value: Value
@@ -24,6 +25,9 @@ public struct XMLError: Error, Sendable, CustomStringConvertible {
         /// The input is not well-formed, namespace-well-formed XML (truncated, HTML, binary…), or it
         /// exceeds one of libxml2's own safety limits (nesting depth, entity amplification).
         public static let notWellFormed = Code(.notWellFormed)
+        /// The input has a document type declaration (`<!DOCTYPE …>`) and the limits it was parsed
+        /// with do not allow one (``XMLParsingLimits/allowsDocumentTypeDeclaration``).
+        public static let documentTypeDeclarationNotAllowed = Code(.documentTypeDeclarationNotAllowed)
         /// An XPath expression is invalid, uses an unregistered prefix, or selects nodes of a kind
         /// the caller did not ask for.
         public static let xpath = Code(.xpath)

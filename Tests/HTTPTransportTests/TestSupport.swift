@@ -65,28 +65,86 @@ extension Result {
 /// server sends until it closes (or 3 s pass): for requests no well-behaved client would send.
 /// `halfClose`: shut the sending side after the bytes, as a client that stops mid-message does.
 func rawExchange(port: Int, sending bytes: [UInt8], halfClose: Bool = false) -> String {
-    let descriptor = socket(AF_INET, tcpStreamType, 0)
-    guard descriptor >= 0 else { return "socket failed" }
-    defer { close(descriptor) }
-    var timeout = timeval(tv_sec: 3, tv_usec: 0)
-    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = UInt16(port).bigEndian
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+    guard let connection = RawConnection(port: port), connection.send(bytes) else { return "connect or send failed" }
+    if halfClose { connection.shutdownSending() }
+    return String(decoding: connection.receive(until: { _ in false }), as: UTF8.self)
+}
+
+/// A plain TCP connection to 127.0.0.1:`port` made with system calls, held open for as long as a
+/// test needs it; every read gives up after 3 s. Closed when released.
+final class RawConnection {
+    private let descriptor: Int32
+
+    /// Connects from `source` (an address on this machine; the system chooses when `nil`); `nil` if
+    /// the connection cannot be made.
+    init?(port: Int, from source: String? = nil) {
+        descriptor = socket(AF_INET, tcpStreamType, 0)
+        guard descriptor >= 0 else { return nil }
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var local = Self.address(source ?? "0.0.0.0", port: 0)
+        var server = Self.address("127.0.0.1", port: port)
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let connected = withUnsafePointer(to: &local) { local in
+            withUnsafePointer(to: &server) { server in
+                local.withMemoryRebound(to: sockaddr.self, capacity: 1) { local in
+                    server.withMemoryRebound(to: sockaddr.self, capacity: 1) { server in
+                        (source == nil || bind(descriptor, local, length) == 0) && connect(descriptor, server, length) == 0
+                    }
+                }
+            }
+        }
+        guard connected else {
+            close(descriptor)
+            return nil
         }
     }
-    guard connected, send(descriptor, bytes, bytes.count, 0) == bytes.count else { return "connect or send failed" }
-    if halfClose { shutdown(descriptor, Int32(SHUT_WR)) }
-    var received: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while case let count = recv(descriptor, &buffer, buffer.count, 0), count > 0 {
-        received += buffer[..<count]
+
+    deinit {
+        close(descriptor)
     }
-    return String(decoding: received, as: UTF8.self)
+
+    func send(_ bytes: [UInt8]) -> Bool {
+        systemSend(descriptor, bytes, bytes.count, 0) == bytes.count
+    }
+
+    /// Shuts the sending side: the server reads end of stream.
+    func shutdownSending() {
+        shutdown(descriptor, Int32(SHUT_WR))
+    }
+
+    /// What the server sends until `isComplete` says the bytes so far are enough, or until it
+    /// closes or resets the connection or 3 s pass.
+    func receive(until isComplete: ([UInt8]) -> Bool) -> [UInt8] {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !isComplete(received), case let count = recv(descriptor, &buffer, buffer.count, 0), count > 0 {
+            received += buffer[..<count]
+        }
+        return received
+    }
+
+    /// Sends a GET request and returns the response head (the answers tests expect to it have no
+    /// body), or what arrived before the server closed the connection.
+    func get() -> String {
+        guard send(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)) else { return "" }
+        return String(decoding: receive(until: { $0.ends(with: Array("\r\n\r\n".utf8)) }), as: UTF8.self)
+    }
+
+    /// Whether the server closed or reset the connection without sending anything (within 3 s).
+    var isClosedByServer: Bool {
+        var byte: UInt8 = 0
+        let count = recv(descriptor, &byte, 1, 0)
+        return count == 0 || (count < 0 && errno == ECONNRESET)
+    }
+
+    private static func address(_ host: String, port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr(host)
+        return address
+    }
 }
 
 /// A TCP server on 127.0.0.1 for responses no well-behaved server sends: for each of `responses`
@@ -133,6 +191,11 @@ private extension Array where Element: Equatable {
     func ends(with suffix: [Element]) -> Bool {
         count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix
     }
+}
+
+// Inside RawConnection, its method `send` would shadow the C function.
+private func systemSend(_ descriptor: Int32, _ bytes: UnsafeRawPointer?, _ count: Int, _ flags: Int32) -> Int {
+    send(descriptor, bytes, count, flags)
 }
 
 #if canImport(Glibc)

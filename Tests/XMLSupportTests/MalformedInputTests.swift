@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import XMLSupport
 
 @Suite("Input that is not an acceptable XML document")
@@ -61,17 +62,26 @@ struct MalformedInputTests {
         #expect(error?.code == .tooLarge)
         #expect(throws: Never.self) { try parse(text, limits: XMLParsingLimits(maximumInputBytes: text.utf8.count)) }
 
-        let overDefault = Data(count: XMLParsingLimits.default.maximumInputBytes + 1)
-        let defaultError = #expect(throws: XMLError.self) { try XMLDocument(parsing: overDefault) }
+        let overDefault = HostileXML.larger(than: XMLParsingLimits.default.maximumInputBytes)
+        let defaultError = #expect(throws: XMLError.self) { try parse(overDefault) }
         #expect(defaultError?.code == .tooLarge)
     }
 
-    @Test func excessiveNestingIsRefused() {
+    @Test(arguments: [300, 100_000])
+    func excessiveNestingIsRefused(depth: Int) {
         // libxml2 refuses more than 256 levels unless asked for XML_PARSE_HUGE, which we never do.
-        let depth = 300
-        let text = String(repeating: "<a>", count: depth) + String(repeating: "</a>", count: depth)
-        let error = #expect(throws: XMLError.self) { try parse(text) }
+        let error = #expect(throws: XMLError.self) { try parse(HostileXML.deepNesting(depth: depth)) }
         #expect(error?.code == .notWellFormed)
+    }
+
+    @Test func hugeAttributesAreRefused() {
+        // The input limit bounds an attribute (5 MB is over the default's 4 MiB)...
+        let overInput = #expect(throws: XMLError.self) { try parse(HostileXML.hugeAttribute(bytes: 5_000_000)) }
+        #expect(overInput?.code == .tooLarge)
+        // ...and where a caller raises it, libxml2's own limit of 10 MB still holds (no XML_PARSE_HUGE).
+        let raised = XMLParsingLimits(maximumInputBytes: 16 * 1024 * 1024)
+        let overLibXML2 = #expect(throws: XMLError.self) { try parse(HostileXML.hugeAttribute(bytes: 10_000_001), limits: raised) }
+        #expect(overLibXML2?.code == .notWellFormed)
     }
 
     @Test func errorDescriptionSaysWhatAndWhere() {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import XMLSupport
 
 /// A two-file schema: the main file includes `types/types.xsd` by a relative path, and that file

@@ -4,16 +4,17 @@ import Glibc
 import Darwin
 #endif
 
-/// A TCP listener on 127.0.0.1 and an ephemeral port, to prove that nothing connects to it.
+/// A TCP listener on 127.0.0.1 and an ephemeral port, to prove that nothing connects to it (e.g.
+/// that an XML parser fetched no external entity or DTD from it).
 ///
 /// The kernel completes connections into the listen backlog without an `accept`, so after the code
 /// under test has returned, ``connectionCount()`` sees every connection it made, even one it
 /// closed at once.
-final class LoopbackListener {
-    let port: UInt16
+public final class LoopbackListener {
+    public let port: UInt16
     private let socketDescriptor: Int32
 
-    init() throws {
+    public init() throws {
         let descriptor = Self.tcpSocket()
         guard descriptor >= 0 else { throw ListenerError.failed("socket") }
         var address = Self.loopbackAddress(port: 0)
@@ -37,7 +38,7 @@ final class LoopbackListener {
     }
 
     /// How many connections have been made since the last call (accepting and closing them).
-    func connectionCount() -> Int {
+    public func connectionCount() -> Int {
         var count = 0
         while case let connection = accept(socketDescriptor, nil, nil), connection >= 0 {
             close(connection)
@@ -48,7 +49,7 @@ final class LoopbackListener {
 
     /// Connects to the listener and disconnects, as a client would: proves ``connectionCount()``
     /// can see a connection.
-    func connectAndClose() -> Bool {
+    public func connectAndClose() -> Bool {
         let descriptor = Self.tcpSocket()
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
@@ -76,7 +77,7 @@ final class LoopbackListener {
         return address
     }
 
-    enum ListenerError: Error {
+    public enum ListenerError: Error {
         case failed(String)
     }
 }

@@ -1,0 +1,105 @@
+import Foundation
+import HTTPTransport
+import Testing
+
+/// The server's bounds on what clients may take: connections in all and per client, head and body
+/// sizes. (Heads over the default limit and Content-Length bodies over it are in ParserVectorTests
+/// and FailureTests.)
+@Suite struct LimitTests {
+    @Test func aClientOverItsConnectionLimitIsRefusedUntilOneOfItsConnectionsCloses() async throws {
+        let server = try startServer(limits: .init(maximumConnectionsPerClient: 2), handler: echo)
+        defer { server.shutdown() }
+        let port = server.port
+        let seen = await blocking {
+            var open = [RawConnection(port: port), RawConnection(port: port)]
+            let answers = open.map { $0?.get() }
+            let thirdRefused = RawConnection(port: port)?.isClosedByServer ?? false
+            let refusedThen = server.refusedConnections
+            let secondAfterRefusal = open[1]?.get()
+            #if os(Linux)
+            // Linux routes all of 127.0.0.0/8 to the loopback interface: another client address.
+            let otherClient = RawConnection(port: port, from: "127.0.0.2")?.get()
+            #else
+            let otherClient: String? = nil
+            #endif
+            open.removeFirst()
+            // The server frees the slot once its thread has seen the close: try until it has.
+            let afterClose = withExtendedLifetime(open) {
+                eventually { RawConnection(port: port)?.get().hasPrefix("HTTP/1.1 200 ") == true }
+            }
+            return (answers, thirdRefused, refusedThen, secondAfterRefusal, otherClient, afterClose)
+        }
+
+        let (answers, thirdRefused, refusedThen, secondAfterRefusal, otherClient, afterClose) = seen
+        for answer in answers {
+            #expect(answer?.hasPrefix("HTTP/1.1 200 ") == true, "\(answer.debugDescription)")
+        }
+        #expect(thirdRefused)
+        #expect(refusedThen == 1)
+        #expect(secondAfterRefusal?.hasPrefix("HTTP/1.1 200 ") == true)
+        if let otherClient {
+            #expect(otherClient.hasPrefix("HTTP/1.1 200 "), "the limit is per client address")
+        }
+        #expect(afterClose)
+    }
+
+    @Test func aConnectionOverTheServersLimitIsRefused() async throws {
+        let server = try startServer(limits: .init(maximumConnections: 2), handler: echo)
+        defer { server.shutdown() }
+        let port = server.port
+        let (answers, thirdRefused) = await blocking {
+            let open = [RawConnection(port: port), RawConnection(port: port)]
+            let answers = open.map { $0?.get() }
+            let thirdRefused = RawConnection(port: port)?.isClosedByServer ?? false
+            return (answers + open.map { $0?.get() }, thirdRefused)
+        }
+
+        for answer in answers {
+            #expect(answer?.hasPrefix("HTTP/1.1 200 ") == true, "\(answer.debugDescription)")
+        }
+        #expect(thirdRefused)
+        #expect(server.refusedConnections == 1)
+        #expect(server.acceptedConnections == 2)
+    }
+
+    @Test func aConfiguredHeadLimitGets431() async throws {
+        let server = try startServer(limits: .init(maximumHeaderBytes: 1024), handler: echo)
+        defer { server.shutdown() }
+        let port = server.port
+        @Sendable func request(headerBytes: Int) -> [UInt8] {
+            Array("GET / HTTP/1.1\r\nHost: x\r\nX-Padding: \(String(repeating: "p", count: headerBytes))\r\nConnection: close\r\n\r\n".utf8)
+        }
+        let (under, over) = await blocking {
+            (rawExchange(port: port, sending: request(headerBytes: 500)), rawExchange(port: port, sending: request(headerBytes: 2000)))
+        }
+
+        #expect(under.hasPrefix("HTTP/1.1 200 "), "\(under.prefix(40).debugDescription)")
+        #expect(over.hasPrefix("HTTP/1.1 431 "), "\(over.prefix(40).debugDescription)")
+    }
+
+    @Test func aChunkedBodyOverTheLimitGets413() async throws {
+        let server = try startServer(limits: .init(maximumBodyBytes: 1000), handler: echo)
+        defer { server.shutdown() }
+        let port = server.port
+        @Sendable func request(chunks: Int) -> [UInt8] {
+            let chunk = "190\r\n\(String(repeating: "c", count: 400))\r\n" // 0x190 = 400 bytes
+            return Array("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\(String(repeating: chunk, count: chunks))0\r\n\r\n".utf8)
+        }
+        let (under, over) = await blocking {
+            (rawExchange(port: port, sending: request(chunks: 2)), rawExchange(port: port, sending: request(chunks: 3)))
+        }
+
+        #expect(under.hasPrefix("HTTP/1.1 200 "), "\(under.prefix(40).debugDescription)")
+        #expect(over.hasPrefix("HTTP/1.1 413 "), "\(over.prefix(40).debugDescription)")
+    }
+}
+
+/// Checks `condition` every 20 ms until it holds (`true`) or 5 s pass (`false`).
+private func eventually(_ condition: () -> Bool) -> Bool {
+    let end = ContinuousClock.now + .seconds(5)
+    while ContinuousClock.now < end {
+        if condition() { return true }
+        Thread.sleep(forTimeInterval: 0.02)
+    }
+    return false
+}
