@@ -18,7 +18,7 @@ public struct FrontDoorConfiguration: Sendable {
     public var endpoint: String?
     public var tls: TLSConfiguration
     public var limits = HTTPServer.Limits(maximumHeaderBytes: 16 * 1024, maximumBodyBytes: 64 * 1024,
-                                          readTimeout: .seconds(10), maximumConnections: 256)
+                                          readTimeout: .seconds(10), maximumConnections: 256, maximumConnectionsPerClient: 32)
     public var broker: AMQPConfiguration
     public var triageQueue = WorkerTopology().triage
     /// How long a caller waits for its answer; the lookup expires after it.
@@ -40,8 +40,12 @@ public struct FrontDoorConfiguration: Sendable {
         self.broker = broker
     }
 
-    /// How requests' XML is read: never larger than a body may be.
-    var xmlLimits: XMLParsingLimits { XMLParsingLimits(maximumInputBytes: limits.maximumBodyBytes) }
+    /// How requests' XML is read: never larger than a body may be, and without a document type
+    /// declaration (SOAP 1.1 forbids one; refusing it at the first sight of `<!DOCTYPE` means no
+    /// entity is ever declared, expanded or fetched).
+    var xmlLimits: XMLParsingLimits {
+        XMLParsingLimits(maximumInputBytes: limits.maximumBodyBytes, allowsDocumentTypeDeclaration: false)
+    }
 
     /// Whether the endpoint listens on this machine only (where an open authorisation is allowed).
     public var listensOnLoopbackOnly: Bool { ["127.0.0.1", "::1", "localhost"].contains(host) }
@@ -50,7 +54,8 @@ public struct FrontDoorConfiguration: Sendable {
         keys: WorkerConfiguration.brokerKeys.union([
             "listen.host", "listen.port", "listen.path", "listen.endpoint",
             "tls.certificate", "tls.key", "tls.clientCA",
-            "limits.maxHeaderBytes", "limits.maxBodyBytes", "limits.maxConnections", "limits.readTimeoutMs",
+            "limits.maxHeaderBytes", "limits.maxBodyBytes", "limits.maxConnections", "limits.maxConnectionsPerClient",
+            "limits.readTimeoutMs",
             "topology.triage", "lookup.patienceMs", "lookup.resendWindowMs", "checks.messageIdWindowMs", "senderODS",
             "monitoring.enabled", "monitoring.host", "monitoring.port", "logging.level", "logging.format",
         ]),
@@ -83,6 +88,8 @@ public struct FrontDoorConfiguration: Sendable {
         limits.maximumHeaderBytes = try positive(settings, "limits.maxHeaderBytes", limits.maximumHeaderBytes)
         limits.maximumBodyBytes = try positive(settings, "limits.maxBodyBytes", limits.maximumBodyBytes)
         limits.maximumConnections = try positive(settings, "limits.maxConnections", limits.maximumConnections)
+        limits.maximumConnectionsPerClient = try positive(settings, "limits.maxConnectionsPerClient",
+                                                          limits.maximumConnectionsPerClient)
         limits.readTimeout = .milliseconds(try positive(settings, "limits.readTimeoutMs", Int(limits.readTimeout.wholeMilliseconds)))
         configuration.limits = limits
 

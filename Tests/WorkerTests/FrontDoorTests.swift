@@ -222,6 +222,54 @@ struct FrontDoorTests {
         await rig.stop()
     }
 
+    @Test("XML attacks are refused with a SOAP fault or an HTTP error: nothing fetched, nothing expanded, memory bounded")
+    func xmlAttacks() async throws {
+        let rig = try await FrontDoorRig()
+        let listener = try LoopbackListener()
+        let valid = try rig.request("9990000018").body
+        // The attack beside a real query's envelope content, where a request's Body goes.
+        let open = try #require(valid.range(of: "<soap:Body>")), close = try #require(valid.range(of: "</soap:Body>"))
+        let body = String(valid[open.upperBound..<close.lowerBound])
+        let frame = HostileXML.Frame.soap(body: body)
+        let url = "http://127.0.0.1:\(listener.port)/x"
+        let attacks: [(String, String)] = [
+            ("XXE to a file", HostileXML.externalEntity(in: frame)),
+            ("XXE to a URL", HostileXML.externalEntity(url, in: frame)),
+            ("XXE through a parameter entity", HostileXML.externalParameterEntity(url, in: frame)),
+            ("an external DTD", HostileXML.externalDTD(url, in: frame)),
+            ("billion laughs", HostileXML.billionLaughs(in: frame)),
+            ("quadratic blowup within the body limit", HostileXML.quadraticBlowup(entityBytes: 30_000, references: 1_000, in: frame)),
+            ("deep nesting", HostileXML.deepNesting(depth: 10_000, in: frame)),
+            ("a huge attribute", HostileXML.hugeAttribute(bytes: 5 * 1024 * 1024, in: frame)),
+            ("a body over the limit", HostileXML.larger(than: 64 * 1024, in: frame)),
+        ]
+        let memoryBefore = Self.residentBytes()
+        for (name, attack) in attacks {
+            let response = try await rig.post(attack)
+            switch response.status {
+            case 500:
+                let error = #expect(throws: SMSPResponseError.self, "\(name)") { try SMSPResponseReader.read(response.body) }
+                #expect(error?.fault?.isClientFault == true, "\(name): \(String(describing: error))")
+            case 413:
+                break
+            default:
+                Issue.record("\(name): HTTP \(response.status), not refused")
+            }
+        }
+        #expect(listener.connectionCount() == 0, "something was fetched")
+        #expect(rig.workers.simulator.requestCount == 0)
+        let grown = Self.residentBytes() - memoryBefore
+        #expect(grown < 256 * 1024 * 1024, "resident memory grew by \(grown / 1_048_576) MB")
+        await rig.stop()
+    }
+
+    /// This process's resident memory (Linux).
+    static func residentBytes() -> Int {
+        let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
+        let pages = statm.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
     static let nhsSchemas: URL? = {
         let url = WorkerRig.packageRoot.appending(path: "../shared/nhs").standardizedFileURL
         return FileManager.default.fileExists(atPath: url.appending(path: "itk-schemas").path) ? url : nil
