@@ -3,8 +3,8 @@
 # allocations per operation, throughput against its bound, CPU per lookup, memory); asserts nothing.
 #   Deploy/benchmark.sh                     every benchmark
 #   Deploy/benchmark.sh smsp-messages ...   one, with its options (see cpis-bench help)
-# The worker benchmark runs `cpis worker` against a throwaway RabbitMQ node of its own (ports
-# 5702/5701, data in a temporary folder), stopped whatever happens.
+# The worker and front-door benchmarks run `cpis worker` (and `cpis front-door`) against a throwaway
+# RabbitMQ node of their own (ports 5702/5701, data in a temporary folder), stopped whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Deploy/install-dependencies.sh
@@ -27,7 +27,7 @@ run() {
     smsp-messages)
         # The allocation counter slows every malloc: preload it only where allocations are reported.
         LD_PRELOAD="$bin/libMallocInterposerSwift.so" "$bin/cpis-bench" "$@" ;;
-    worker)
+    worker|front-door)
         export CPIS_BROKER_PORT=${CPIS_BENCH_BROKER_PORT:-5702} CPIS_BROKER_TLS_PORT=${CPIS_BENCH_BROKER_TLS_PORT:-5701}
         broker_dir=$(mktemp -d "${TMPDIR:-/tmp}/cpis-bench-broker.XXXXXX")
         Deploy/local-broker.sh start "$broker_dir" >/dev/null
@@ -44,4 +44,5 @@ else
     echo "== SMSP messages"; run smsp-messages
     echo "== SMSP simulator"; run simulator
     echo "== Worker"; run worker
+    echo "== SMSP front door"; run front-door
 fi

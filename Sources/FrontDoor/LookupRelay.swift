@@ -74,7 +74,12 @@ final class LookupRelay: Sendable {
         /// Attempts per message, for the message id of one asked anew.
         var attempts: [MessageKey: Int] = [:]
         var byMessageID: [String: MessageKey] = [:]
+        /// Entries in the order made, oldest first from `oldest`: forgetting is a walk from the front.
+        var order: [(key: MessageKey, entry: Entry)] = []
+        var oldest = 0
     }
+    /// At most this many messages are remembered (the oldest are forgotten first), bounding memory.
+    static let capacity = 100_000
 
     private let connection: AMQPConnection
     private let triageQueue: String
@@ -119,6 +124,7 @@ final class LookupRelay: Sendable {
             if let old = state.entries[key] { state.byMessageID[old.messageID] = nil }
             state.entries[key] = entry
             state.byMessageID[entry.messageID] = key
+            state.order.append((key, entry))
             return (entry, true)
         }
         if isNew { publish(request, entry: entry, deadline: deadline) }
@@ -175,13 +181,22 @@ final class LookupRelay: Sendable {
         }
     }
 
-    /// Forgets messages older than the resend window.
+    /// Forgets messages older than the resend window, and the oldest beyond the capacity.
     private func forgetOld(_ state: inout State, now: Date) {
         let limit = now.addingTimeInterval(-resendWindow)
-        for (key, entry) in state.entries where entry.createdAt < limit {
+        while state.oldest < state.order.count {
+            let (key, entry) = state.order[state.oldest]
+            guard entry.createdAt < limit || state.order.count - state.oldest > Self.capacity else { break }
+            state.oldest += 1
+            state.byMessageID[entry.messageID] = nil
+            // A message asked anew has a newer entry under the same key: that one stays.
+            guard state.entries[key] === entry else { continue }
             state.entries[key] = nil
             state.attempts[key] = nil
-            state.byMessageID[entry.messageID] = nil
+        }
+        if state.oldest > 1024, state.oldest * 2 > state.order.count {
+            state.order.removeFirst(state.oldest)
+            state.oldest = 0
         }
     }
 

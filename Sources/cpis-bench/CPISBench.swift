@@ -7,6 +7,6 @@ struct CPISBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cpis-bench",
         abstract: "Benchmarks of the CP-IS SMSP worker's parts; prints figures, asserts nothing.",
-        subcommands: [SMSPMessagesBenchmark.self, SimulatorBenchmark.self, WorkerBenchmark.self]
+        subcommands: [SMSPMessagesBenchmark.self, SimulatorBenchmark.self, WorkerBenchmark.self, FrontDoorBenchmark.self]
     )
 }

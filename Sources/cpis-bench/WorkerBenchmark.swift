@@ -155,21 +155,32 @@ struct WorkerBenchmark: AsyncParsableCommand {
     }
 
     private func startWorker(bound: Int, topology: WorkerTopology, port: Int) throws -> Process {
-        let yaml = """
+        try Self.startWorker(amqpURL: amqpURL, topology: topology, smspPort: port, certificates: simulatorOptions.certificates,
+                             bound: bound, reservedForTriage: reservedForTriage)
+    }
+
+    /// `cpis worker` against the simulator on `smspPort`, with `bound` SMSP calls at most.
+    static func startWorker(amqpURL: String, topology: WorkerTopology, smspPort: Int, certificates: String, bound: Int,
+                            reservedForTriage: Int) throws -> Process {
+        try startCPIS("worker", settings: """
             broker: { url: "\(amqpURL)" }
             \(topology.settingsYAML)
             smsp:
-              endpoint: https://localhost:\(port)/smsp/cpis
-              tls: { ca: \(simulatorOptions.certificates)/ca.pem, certificate: \(simulatorOptions.certificates)/client.pem, key: \(simulatorOptions.certificates)/client.key }
+              endpoint: https://localhost:\(smspPort)/smsp/cpis
+              tls: { ca: \(certificates)/ca.pem, certificate: \(certificates)/client.pem, key: \(certificates)/client.key }
             concurrency: { maxInFlight: \(bound), reservedForTriage: \(reservedForTriage) }
             monitoring: { port: 0 }
-            """
-        let file = FileManager.default.temporaryDirectory.appending(path: "bench-worker-\(UUID().uuidString).yaml")
-        try yaml.write(to: file, atomically: true, encoding: .utf8)
+            """)
+    }
+
+    /// Starts `cpis <command>` (next to this executable) on a settings file holding `settings`.
+    static func startCPIS(_ command: String, settings: String) throws -> Process {
+        let file = FileManager.default.temporaryDirectory.appending(path: "bench-\(command)-\(UUID().uuidString).yaml")
+        try settings.write(to: file, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appending(path: "cpis")
-        process.arguments = ["worker", "--config", file.path]
+        process.arguments = [command, "--config", file.path]
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "CPIS_AMQP_URL")
         process.environment = environment
