@@ -37,6 +37,9 @@ public struct FrontDoorService: Service {
             }, logger: logger)
         }
         try monitoring?.start()
+        if let monitoring, let host = configuration.monitoring?.host {
+            logger.info("monitoring on http://\(host):\(monitoring.port): /metrics, /health/live, /health/ready")
+        }
         defer { monitoring?.shutdown() }
         if configuration.clients.odsCodesByClient == nil {
             logger.critical("""

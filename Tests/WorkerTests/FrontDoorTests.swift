@@ -263,6 +263,95 @@ struct FrontDoorTests {
         await rig.stop()
     }
 
+    @Test("cpis front-door as operations run it: health, metrics that count its answers, settings refused, SIGTERM")
+    func process() async throws {
+        let workers = try await WorkerRig()
+        let logURL = FileManager.default.temporaryDirectory.appending(path: "front-door-\(UUID().uuidString).log")
+        #expect(FileManager.default.createFile(atPath: logURL.path, contents: nil))
+        defer { try? FileManager.default.removeItem(at: logURL) }
+        let process = try WorkerProcess(command: "front-door", settings: """
+            listen: { port: 0 }
+            tls: { certificate: \(try Certificates.path("server.pem")), key: \(try Certificates.path("server.key")), \
+            clientCA: \(try Certificates.path("ca.pem")) }
+            broker: { url: "\(BrokerEnvironment.amqpURL)" }
+            topology: { triage: \(workers.topology.triage) }
+            authorisation: { clients: { \(FrontDoorRig.clientCommonName): [RKE] } }
+            monitoring: { port: 0 }
+            """, log: try FileHandle(forWritingTo: logURL))
+        let monitoring = try await WorkerMonitoringTests.monitoringURL(fromLog: logURL)
+        #expect(try WorkerMonitoringTests.get(monitoring, "/health/live").status == 200)
+        try await WorkerMonitoringTests.eventually("the front door is ready") {
+            try WorkerMonitoringTests.get(monitoring, "/health/ready").status == 200
+        }
+        var port: Int?
+        try await WorkerMonitoringTests.eventually("the front door logs its address") {
+            let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+            port = log.firstMatch(of: /front door on https:\/\/127\.0\.0\.1:([0-9]+)/).flatMap { Int($0.1) }
+            return port != nil
+        }
+        let client = try HTTPClient(tls: try Certificates.client(), logger: WorkerRig.quietLogger)
+        defer { client.shutdown() }
+        let frontDoorPort = try #require(port)
+        let url = try #require(URL(string: "https://localhost:\(frontDoorPort)"))
+        let builder = SMSPRequestBuilder(identity: SMSPIdentity(endpoint: "https://localhost/smsp/cpis", username: "t",
+                                                                senderODSCode: "RKE"))
+        let query = try builder.build(nhsNumber: try NHSNumber("9990000018"), requester: FrontDoorRig.requester)
+        let statuses = try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { () throws(HTTPTransportError) -> [Int] in
+                    try [query.body, "<not-soap/>"].map { body throws(HTTPTransportError) in
+                        try client.execute(HTTPRequest(method: "POST", target: "/smsp/cpis",
+                                                       headers: ["SOAPAction": SMSPConstants.requestService],
+                                                       body: Array(body.utf8)), url: url, timeout: .seconds(20)).status
+                    }
+                })
+            }.start()
+        }
+        #expect(statuses == [200, 500])
+        let expected: [String: Double] = [
+            #"cpis_front_door_requests_total{answer="SMSP-0000"}"#: 1,
+            #"cpis_front_door_requests_total{answer="client-fault"}"#: 1,
+            #"cpis_front_door_requests_total{answer="SMSP-0004"}"#: 0,
+            #"cpis_front_door_request_duration_seconds_count"#: 2,
+            #"cpis_front_door_resends_total"#: 0,
+        ]
+        var scraped: [String: Double] = [:]
+        try await WorkerMonitoringTests.eventually("the metrics count the answers") {
+            scraped = WorkerMonitoringTests.samples(try WorkerMonitoringTests.get(monitoring, "/metrics").body)
+            return expected.allSatisfy { scraped[$0.key] == $0.value }
+        }
+        for (series, value) in expected { #expect(scraped[series] == value, "\(series)") }
+        process.kill(signal: SIGTERM)
+        #expect(process.waitForExit() == 0)
+        await workers.stop()
+    }
+
+    @Test("settings: off a loopback address a client map is needed; unknown keys are refused; the environment overrides")
+    func settings() async throws {
+        func load(_ yaml: String, environment: [String: String] = [:]) async throws -> FrontDoorConfiguration {
+            let file = FileManager.default.temporaryDirectory.appending(path: "front-door-\(UUID().uuidString).yaml")
+            try ("tls: { certificate: s.pem, key: s.key, clientCA: ca.pem }\n" + yaml).write(to: file, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: file) }
+            return try await FrontDoorConfiguration.load(file: file, environment: environment)
+        }
+        let open = await #expect(throws: (any Error).self) { try await load("listen: { host: 0.0.0.0 }") }
+        #expect("\(open.map { "\($0)" } ?? "")".contains("authorisation.clients"))
+        let typo = await #expect(throws: (any Error).self) { try await load("authorization: { clients: {} }") }
+        #expect("\(typo.map { "\($0)" } ?? "")".contains("authorisation"))
+        let configured = try await load("""
+            listen: { host: 0.0.0.0 }
+            authorisation: { clients: { "CN=ed,O=Trust": [RKE, RAL] } }
+            lookup: { patienceMs: 8000 }
+            """, environment: ["CPIS_LOOKUP_PATIENCE_MS": "3000", "CPIS_LIMITS_MAX_CONNECTIONS_PER_CLIENT": "4"])
+        #expect(configured.clients.odsCodesByClient == ["CN=ed,O=Trust": ["RKE", "RAL"]])
+        #expect(configured.patience == .seconds(3))
+        #expect(configured.limits.maximumConnectionsPerClient == 4)
+        #expect(configured.xmlLimits.allowsDocumentTypeDeclaration == false)
+        let shipped = try await FrontDoorConfiguration.load(
+            file: WorkerRig.packageRoot.appending(path: "Config/front-door.yaml"), environment: [:])
+        #expect(shipped.clients.odsCodesByClient == nil && shipped.listensOnLoopbackOnly)
+    }
+
     /// This process's resident memory (Linux).
     static func residentBytes() -> Int {
         let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""

@@ -250,17 +250,18 @@ extension WorkerResilienceTests {
     }
 }
 
-/// `cpis worker` as a separate process, configured for a rig (so it can be killed for real).
+/// `cpis worker` (or another `cpis` command) as a separate process, configured for a rig (so it can be
+/// killed for real).
 final class WorkerProcess: Sendable {
     private let process: Process
 
     /// `extraSettings`: more YAML sections (e.g. `circuitBreaker: {...}`).
     /// `log`: a file for its standard error (the worker's log), else discarded.
-    init(_ rig: WorkerRig, maxInFlight: Int = 8, reservedForTriage: Int = 2, extraSettings: String = "",
-         log: FileHandle? = nil) throws {
+    convenience init(_ rig: WorkerRig, maxInFlight: Int = 8, reservedForTriage: Int = 2, extraSettings: String = "",
+                     log: FileHandle? = nil) throws {
         let configuration = rig.configuration
         let topology = rig.topology
-        let yaml = """
+        try self.init(command: "worker", settings: """
             broker: { url: "\(BrokerEnvironment.amqpURL)" }
             \(topology.settingsYAML)
             smsp:
@@ -273,13 +274,17 @@ final class WorkerProcess: Sendable {
             monitoring: { port: 0 }
             shutdown: { gracePeriodMs: 10000 }
             \(extraSettings)
-            """
-        let file = FileManager.default.temporaryDirectory.appending(path: "worker-\(UUID().uuidString).yaml")
-        try yaml.write(to: file, atomically: true, encoding: .utf8)
+            """, log: log)
+    }
+
+    /// `cpis <command> --config FILE`, FILE holding `settings`.
+    init(command: String, settings: String, log: FileHandle? = nil) throws {
+        let file = FileManager.default.temporaryDirectory.appending(path: "\(command)-\(UUID().uuidString).yaml")
+        try settings.write(to: file, atomically: true, encoding: .utf8)
         process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appending(path: "cpis")
-        process.arguments = ["worker", "--config", file.path]
+        process.arguments = [command, "--config", file.path]
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "CPIS_AMQP_URL")
         process.environment = environment
