@@ -3,6 +3,7 @@ import Foundation
 import HTTPTransport
 import Logging
 import Observability
+import Synchronization
 import XMLSupport
 
 /// The SMSP CP-IS API, served to care providers' systems: each SOAP `CP-ISNHSQuery` is checked as
@@ -23,6 +24,7 @@ final class FrontDoor: Sendable {
     private let seenMessageIDs: SeenMessageIDs
     private let metrics: FrontDoorMetrics
     private let logger: Logger
+    private let queriesUnderWay = Atomic(0)
 
     init(configuration: FrontDoorConfiguration, relay: LookupRelay, metrics: FrontDoorMetrics, logger: Logger) {
         self.configuration = configuration
@@ -44,10 +46,15 @@ final class FrontDoor: Sendable {
                                          body: Array("only POST\n".utf8)))
         }
         let started = ContinuousClock.now
+        queriesUnderWay.add(1, ordering: .relaxed)
+        defer { queriesUnderWay.subtract(1, ordering: .relaxed) }
         let (response, answer) = query(request, from: peer)
         metrics.answered(answer, after: ContinuousClock.now - started)
         return .respond(response)
     }
+
+    /// Queries received and not yet answered (a shutdown waits for them).
+    var queriesInProgress: Int { queriesUnderWay.load(ordering: .relaxed) }
 
     /// What the front door answered, for the metrics and the log.
     enum Answer: Equatable {

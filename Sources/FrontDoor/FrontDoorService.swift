@@ -66,9 +66,14 @@ public struct FrontDoorService: Service {
         let graceful = (try? await gracefulShutdown()) != nil
         draining.store(true, ordering: .releasing)
         if graceful {
-            logger.info("termination requested: answering the queries under way (at most \(configuration.patience))")
+            // Readiness now says no, so new callers go elsewhere; the queries under way are answered,
+            // each within its caller's patience, before the connections close.
+            logger.info("termination requested: answering the \(frontDoor.queriesInProgress) queries under way")
+            let end = ContinuousClock.now + configuration.patience + .seconds(1)
+            while frontDoor.queriesInProgress > 0, ContinuousClock.now < end {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
         }
-        // The server's shutdown waits for the handlers running, each of which ends by its caller's patience.
         server.shutdown()
         await connection.close()
     }

@@ -41,10 +41,15 @@ final class FrontDoorRig: Sendable {
     }
 
     func stop() async {
+        await stopFrontDoor()
         client.shutdown()
+        await workers.stop()
+    }
+
+    /// As SIGTERM does: a graceful shutdown, waited for.
+    func stopFrontDoor() async {
         await group.triggerGracefulShutdown()
         _ = try? await running.value
-        await workers.stop()
     }
 
     var endpoint: String { "https://localhost:\(port)/smsp/cpis" }
@@ -207,6 +212,18 @@ struct FrontDoorTests {
         try await Task.sleep(for: .seconds(3))
         #expect(rig.workers.simulator.requestCount == asked, "asked again after the caller stopped waiting")
         #expect(asked <= 1)
+        await rig.stop()
+    }
+
+    @Test("a shutdown answers the queries under way before it closes their connections")
+    func shutdownAnswersQueriesUnderWay() async throws {
+        let rig = try await FrontDoorRig()
+        rig.workers.simulator.behaviour = SimulatorBehaviour(latency: .fixed(.milliseconds(1500)))
+        async let asked = rig.ask("9990000018")
+        try await Task.sleep(for: .milliseconds(500))
+        await rig.stopFrontDoor()
+        let (_, response, _) = try await asked
+        #expect(response.answer.responseCode == .success)
         await rig.stop()
     }
 
