@@ -22,9 +22,10 @@ final class FrontDoorRig: Sendable {
 
     static let clientCommonName = "cpis-worker"  // the CN of the generated client certificate
 
+    /// `spine`: the workers ask the simulator as Spine's CP-IS (the product is then the whole SMSP).
     init(patience: Duration = .seconds(5), clients: [String: Set<String>]? = [clientCommonName: ["RKE"]],
-         startWorker: Bool = true) async throws {
-        workers = try await WorkerRig(maximumAttempts: 2, startWorker: startWorker)
+         startWorker: Bool = true, spine: Bool = false) async throws {
+        workers = try await WorkerRig(maximumAttempts: 2, spine: spine, startWorker: startWorker)
         var configuration = FrontDoorConfiguration(tls: try Certificates.server(), broker: try BrokerEnvironment.configuration())
         configuration.port = 0
         configuration.monitoring = nil
@@ -134,6 +135,19 @@ struct FrontDoorTests {
                                        jobRole: JobRole(code: "R0260", displayName: "General Medical Practitioner"),
                                        sdsUserId: "200009876204"))
         #expect(answer.totalAccessRecords == answer.accessHistory.count)
+        await rig.stop()
+    }
+
+    @Test("the whole SMSP: SMSP client → front door → lookup queue → worker → Spine's CP-IS (HL7 V3), and back")
+    func wholeSMSP() async throws {
+        let rig = try await FrontDoorRig(spine: true)
+        let (request, response, _) = try await rig.ask("9990000018")
+        #expect(response.answer.responseCode == .success)
+        #expect(response.answer.plans == rig.workers.simulator.dataset.plansByNHSNumber["9990000018"])
+        #expect(response.relatesTo == request.messageID)
+        let (_, none, _) = try await rig.ask("9434765919")
+        #expect(none.answer.responseCode.code == "CPIS-0001")
+        #expect(rig.workers.simulator.requestCount == 2)
         await rig.stop()
     }
 
