@@ -1,4 +1,5 @@
 import Foundation
+import FrontDoor
 import Testing
 import Worker
 import Yams
@@ -20,45 +21,19 @@ struct DeployKitTests {
     /// The workers in the cluster: the Deployment, its container, and the settings it runs with.
     struct Cluster {
         let base: KustomizeBase
-        let deployment: Node
-        let pod: Node
-        let container: Node
-        let settings: Node
+        let workload: Workload
         let configuration: WorkerConfiguration
+        var deployment: Node { workload.deployment }
+        var pod: Node { workload.pod }
+        var container: Node { workload.container }
+        var settings: Node { workload.settings }
+        var environment: [String: String] { workload.environment }
 
         init() async throws {
             base = try KustomizeBase.load(DeployKitTests.kubernetesBase)
-            let deployments = base.objects(kind: "Deployment")
-            try #require(deployments.count == 1, "the base has one Deployment")
-            deployment = deployments[0]
-            pod = deployment["spec"]["template"]["spec"]
-            let containers = pod["containers"].array
-            try #require(containers.count == 1, "the worker's pod has one container")
-            container = containers[0]
-
-            // The settings file: the --config argument, through its volume mount, to the ConfigMap.
-            let arguments = container["args"].strings
-            let configIndex = try #require(arguments.firstIndex(of: "--config"), "the container names its settings file")
-            let configPath = try #require(arguments.dropFirst(configIndex + 1).first)
-            let file = try #require(MountedFile(path: configPath, container: container, pod: pod),
-                                    "\(configPath) is mounted from a volume")
-            let name = try #require(file.source.configMapName, "\(configPath) comes from a ConfigMap")
-            let key = try #require(file.key, "the ConfigMap volume lists \(configPath)")
-            let settingsText = try #require(base.configMaps[name]?[key], "ConfigMap \(name) in the base has key \(key)")
-            settings = Node(try Yams.load(yaml: settingsText))
-            configuration = try await loadWorkerSettings(settingsText, environment: Self.environment(of: container),
-                                                   placeholderPassword: true)
-        }
-
-        /// The container's literal environment (it overrides the settings file).
-        var environment: [String: String] { Self.environment(of: container) }
-
-        static func environment(of container: Node) -> [String: String] {
-            var environment: [String: String] = [:]
-            for variable in container["env"].array {
-                if let name = variable["name"].string, let value = variable["value"].string { environment[name] = value }
-            }
-            return environment
+            workload = try Workload(base, deployment: "cpis-worker")
+            configuration = try await loadWorkerSettings(workload.settingsText, environment: workload.environment,
+                                                         placeholderPassword: true)
         }
     }
 
@@ -70,17 +45,11 @@ struct DeployKitTests {
         let configuration: WorkerConfiguration
 
         init() async throws {
-            unit = SystemdUnit(try Kit.text(DeployKitTests.unitFile))
+            let unit = SystemdUnit(try Kit.text(DeployKitTests.unitFile))
             let settingsText = try Kit.text(DeployKitTests.systemdSettings)
+            self.unit = unit
             settings = Node(try Yams.load(yaml: settingsText))
-            let credentials = FileManager.default.temporaryDirectory.appending(path: "deploykit-credentials-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: credentials) }
-            for name in unit.credentials.keys {
-                try "placeholder".write(to: credentials.appending(path: name), atomically: true, encoding: .utf8)
-            }
-            let environment = unit.environment.mapValues { $0.replacingOccurrences(of: "%d", with: credentials.path) }
-            configuration = try await loadWorkerSettings(settingsText, environment: environment)
+            configuration = try await withCredentials(of: unit) { try await loadWorkerSettings(settingsText, environment: $0) }
         }
     }
 
@@ -136,7 +105,7 @@ struct DeployKitTests {
         let unit = instance.unit
         let credentials = unit.credentials
         let environment = unit.environment
-        for setting in FileSetting.all {
+        for setting in FileSetting.worker {
             guard let path = setting.path(settings: instance.settings, environment: environment) else {
                 #expect(!setting.required, "\(setting.name) is named")
                 continue
@@ -150,7 +119,7 @@ struct DeployKitTests {
             }
         }
         // Every credential loaded is one the worker reads.
-        let read = Set(FileSetting.all.compactMap { $0.path(settings: instance.settings, environment: environment) })
+        let read = Set(FileSetting.worker.compactMap { $0.path(settings: instance.settings, environment: environment) })
         for name in credentials.keys {
             #expect(read.contains("%d/\(name)"), "LoadCredential \(name) is read by no setting")
         }
@@ -183,13 +152,8 @@ struct DeployKitTests {
     @Test("Prometheus scrapes GET /metrics on the monitoring port")
     func scrape() async throws {
         let cluster = try await Cluster()
-        let monitors = cluster.base.objects(kind: "PodMonitor")
-        try #require(monitors.count == 1, "one PodMonitor")
-        let selector = monitors[0]["spec"]["selector"]["matchLabels"]
-        let podLabels = cluster.deployment["spec"]["template"]["metadata"]["labels"]
-        for key in selector.keys {
-            #expect(podLabels[key].string == selector[key].string, "the PodMonitor selects the workers' pods (\(key))")
-        }
+        let monitors = cluster.workload.selecting("PodMonitor")
+        try #require(monitors.count == 1, "one PodMonitor selects the workers' pods")
         let endpoints = monitors[0]["spec"]["podMetricsEndpoints"].array
         #expect(endpoints.contains { $0["port"].string == "monitoring" && ($0["path"].string ?? "/metrics") == "/metrics" })
     }
@@ -197,7 +161,7 @@ struct DeployKitTests {
     @Test("every file the cluster's worker reads comes from a volume; secrets only from a Secret, none in git")
     func kubernetesSecrets() async throws {
         let cluster = try await Cluster()
-        for setting in FileSetting.all {
+        for setting in FileSetting.worker {
             guard let path = setting.path(settings: cluster.settings, environment: cluster.environment) else {
                 #expect(!setting.required, "\(setting.name) is named")
                 continue
@@ -263,8 +227,8 @@ struct DeployKitTests {
                 "minReadySeconds at least the grace period: one old pod draining at a time")
         #expect((maxReplicas + surge + 1) * maxInFlight <= allowance,
                 "with one old pod still finishing its calls, \(maxReplicas + surge + 1) × \(maxInFlight) exceeds \(allowance)")
-        let budgets = cluster.base.objects(kind: "PodDisruptionBudget")
-        try #require(budgets.count == 1, "a PodDisruptionBudget")
+        let budgets = cluster.workload.selecting("PodDisruptionBudget")
+        try #require(budgets.count == 1, "a PodDisruptionBudget for the workers")
         #expect(budgets[0]["spec"]["maxUnavailable"].int == 1, "drains stop one worker at a time")
 
         let triggers = spec["triggers"].array
@@ -329,8 +293,8 @@ struct DeployKitTests {
             let metrics = PromQL.metricNames(in: expression)
             #expect(!metrics.isEmpty, "\(name) reads a metric")
             for metric in metrics {
-                #expect(Self.isWorkerMetric(metric) || Self.externalMetrics.contains(metric),
-                        "\(name) uses \(metric), which the worker does not export")
+                #expect(Self.isWorkerMetric(metric) || FrontDoorKit.isMetric(metric) || Self.externalMetrics.contains(metric),
+                        "\(name) uses \(metric), which neither the worker nor the front door exports")
             }
             metricsByAlert[name] = metrics
             #expect((alert["annotations"]["summary"].string ?? "").count >= 20, "\(name) has a summary")
@@ -424,5 +388,165 @@ struct DeployKitTests {
             #expect(exchanges[name]?.type == "fanout", "retry exchange \(name)")
             #expect(bindings.contains("\(name) -> \(name) []"), "\(name) is bound to its exchange")
         }
+    }
+}
+
+// MARK: - The front door
+
+/// The front door's metrics and answers, read from its source (`FrontDoorMetrics` is internal to
+/// its module), so that the alert rules are checked against what it really exports.
+enum FrontDoorKit {
+    static let metricsSource = "Sources/FrontDoor/FrontDoorMetrics.swift"
+    /// Name → kind (histograms add _bucket, _sum, _count).
+    static let metrics: [String: String] = (try? SwiftSource.metrics(in: Kit.text(metricsSource))) ?? [:]
+    /// The values of cpis_front_door_requests_total's `answer` label.
+    static let answers: [String] = (try? SwiftSource.strings(of: "answers", in: Kit.text(metricsSource))) ?? []
+
+    static func isMetric(_ name: String) -> Bool {
+        if metrics[name] != nil { return true }
+        for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) {
+            if metrics[String(name.dropLast(suffix.count))] == "histogram" { return true }
+        }
+        return false
+    }
+}
+
+/// The deploy kit agrees with the front door (`cpis front-door`): stop timeouts with its patience,
+/// probes and scrape with its monitoring settings, the Service with how it recognises resends, the
+/// files it reads with what the platform provides, its settings with the documented keys and the
+/// workers' authorisation, and the alerts with the metrics it exports. Offline: files only.
+@Suite("the deploy kit agrees with the front door")
+struct FrontDoorDeployKitTests {
+    static let unitFile = "Deploy/systemd/cpis-front-door.service"
+    static let systemdSettings = "Deploy/systemd/front-door-example.yaml"
+    static let clusterSettings = "\(DeployKitTests.kubernetesBase)/front-door.yaml"
+    static let documentedSettings = "Config/front-door.yaml"
+    static let deploymentName = "cpis-front-door"
+    static let secretName = "cpis-front-door-secrets"
+    /// Time the front door needs after its queries have ended: closing the broker connection.
+    static let stopMargin = 10.0
+
+    /// The front doors in the cluster: the Deployment, its container, and the settings it runs with.
+    struct Cluster {
+        let workload: Workload
+        let configuration: FrontDoorConfiguration
+        var base: KustomizeBase { workload.base }
+        var pod: Node { workload.pod }
+        var container: Node { workload.container }
+        var settings: Node { workload.settings }
+
+        init() async throws {
+            workload = try Workload(try KustomizeBase.load(DeployKitTests.kubernetesBase),
+                                    deployment: FrontDoorDeployKitTests.deploymentName)
+            configuration = try await loadFrontDoorSettings(workload.settingsText, environment: workload.environment,
+                                                            placeholderPassword: true)
+        }
+    }
+
+    /// The systemd unit and the example settings, loaded as the front door would with the unit's
+    /// environment, its credentials directory (`%d`) standing in a temporary one.
+    struct SystemdHost {
+        let unit: SystemdUnit
+        let settings: Node
+        let configuration: FrontDoorConfiguration
+
+        init() async throws {
+            let unit = SystemdUnit(try Kit.text(FrontDoorDeployKitTests.unitFile))
+            let settingsText = try Kit.text(FrontDoorDeployKitTests.systemdSettings)
+            self.unit = unit
+            settings = Node(try Yams.load(yaml: settingsText))
+            configuration = try await withCredentials(of: unit) { try await loadFrontDoorSettings(settingsText, environment: $0) }
+        }
+    }
+
+    // MARK: - Stopping
+
+    @Test("systemd waits longer than the callers' patience plus 10 s, with one SIGTERM, then SIGKILL")
+    func systemdStop() async throws {
+        let host = try await SystemdHost()
+        let unit = host.unit
+        let patience = host.configuration.patience.inSeconds
+        let timeout = try #require((unit.value("Service", "TimeoutStopSec") ?? unit.value("Service", "TimeoutSec"))
+            .flatMap(SystemdUnit.seconds), "TimeoutStopSec is set to a finite time")
+        #expect(timeout > patience + Self.stopMargin,
+                "TimeoutStopSec \(timeout) s must exceed lookup.patienceMs (\(patience) s) plus \(Self.stopMargin) s")
+        #expect((unit.value("Service", "KillSignal") ?? "SIGTERM") == "SIGTERM", "the front door drains on SIGTERM")
+        #expect(unit.values("Service", "ExecStop").isEmpty, "no ExecStop: its timeout would send SIGTERM again")
+        #expect(unit.value("Service", "TimeoutStopFailureMode") != "abort", "the timeout ends with SIGKILL, not an abort")
+        #expect(unit.value("Service", "SendSIGKILL") != "no", "SIGKILL after the timeout")
+        #expect(unit.value("Service", "WatchdogSec") == nil, "the front door does not notify a watchdog")
+        #expect(unit.value("Service", "KillMode") != "none")
+        #expect((unit.value("Service", "Restart") ?? "no") != "no", "a restart policy")
+    }
+
+    // MARK: - The front door as a service
+
+    @Test("systemd runs one front door as a non-root user without capabilities, hardened as the worker is")
+    func systemdService() async throws {
+        let host = try await SystemdHost()
+        let unit = host.unit
+        let user = try #require(unit.value("Service", "User"), "a User of its own")
+        #expect(!["root", "0"].contains(user))
+        #expect(unit.value("Service", "DynamicUser") == "yes")
+        let start = try #require(unit.value("Service", "ExecStart"))
+        #expect(start == "/usr/local/bin/cpis front-door --config /etc/cpis/front-door.yaml", "ExecStart: \(start)")
+        #expect(unit.values("Unit", "AssertPathExists").contains("/etc/cpis/front-door.yaml"),
+                "no start on development defaults without the settings file")
+
+        // An unprivileged port, so no capability at all.
+        #expect(host.configuration.port >= 1024, "listen.port \(host.configuration.port) needs no CAP_NET_BIND_SERVICE")
+        #expect(unit.values("Service", "CapabilityBoundingSet").isEmpty, "no capability in the bounding set")
+        #expect(unit.values("Service", "AmbientCapabilities").isEmpty, "no ambient capability")
+
+        // Every hardening setting of the worker's unit, with the same value.
+        let worker = SystemdUnit(try Kit.text(DeployKitTests.unitFile))
+        let perCommand: Set = ["ExecStart", "LoadCredential", "Environment", "TimeoutStopSec", "User", "Group",
+                               "SyslogIdentifier"]
+        for key in worker.keys("Service") where !perCommand.contains(key) {
+            #expect(unit.values("Service", key) == worker.values("Service", key),
+                    "\(key): \(unit.values("Service", key)), the worker's unit has \(worker.values("Service", key))")
+        }
+        for key in ["User", "SyslogIdentifier"] {
+            #expect(unit.value("Service", key) != nil, "\(key) is set")
+        }
+
+        // Serving other machines, with its clients named; ports apart from the workers' on the same host.
+        #expect(!host.configuration.listensOnLoopbackOnly, "listen.host serves other machines")
+        #expect(host.configuration.clients.odsCodesByClient?.isEmpty == false, "authorisation.clients names the clients")
+        #expect(host.configuration.listensOnLoopbackOnly || host.configuration.endpoint?.hasPrefix("https://") == true,
+                "listen.endpoint is the https URL callers are given")
+        let monitoring = try #require(host.configuration.monitoring, "monitoring is on")
+        let workerMonitoring = try await DeployKitTests.SystemdInstance().configuration.monitoring
+        #expect(monitoring.port != host.configuration.port, "the monitoring port is not the endpoint's")
+        #expect(monitoring.port != workerMonitoring?.port, "the monitoring port is not the workers'")
+        #expect(host.configuration.triageQueue == WorkerTopology().triage, "lookups go to the contract's triage queue")
+    }
+
+    @Test("every file systemd's front door reads as a secret is a credential, in %d")
+    func systemdCredentials() async throws {
+        let host = try await SystemdHost()
+        let credentials = host.unit.credentials
+        let environment = host.unit.environment
+        for setting in FileSetting.frontDoor {
+            guard let path = setting.path(settings: host.settings, environment: environment) else {
+                #expect(!setting.required, "\(setting.name) is named")
+                continue
+            }
+            if path.hasPrefix("%d/") {
+                let name = String(path.dropFirst(3))
+                #expect(credentials[name] != nil, "\(setting.name) reads \(path): needs LoadCredential=\(name):...")
+                #expect(credentials[name]?.hasPrefix("/") == true, "LoadCredential \(name) names an absolute source")
+            } else {
+                #expect(!setting.secret, "\(setting.name) is a secret: it must come from the credentials directory (%d), not \(path)")
+                #expect(path.hasPrefix("/"), "\(setting.name) = \(path): an absolute path (the service has no working directory of its own)")
+            }
+        }
+        let read = Set(FileSetting.frontDoor.compactMap { $0.path(settings: host.settings, environment: environment) })
+        for name in credentials.keys {
+            #expect(read.contains("%d/\(name)"), "LoadCredential \(name) is read by no setting")
+        }
+        let brokerURL = try #require(host.settings["broker"]["url"].string.flatMap(URLComponents.init(string:)))
+        #expect(brokerURL.password == nil, "no password in broker.url")
+        #expect(brokerURL.scheme == "amqps", "the broker over TLS")
     }
 }
