@@ -194,6 +194,23 @@ struct DeployKitTests {
         #expect(cluster.container["envFrom"].isMissing, "no environment imported wholesale")
     }
 
+    @Test("kustomization.yaml's comment creates every Secret the Deployments mount, with the keys they list")
+    func secretInstructions() throws {
+        let base = try KustomizeBase.load(Self.kubernetesBase)
+        let commands = secretCommands(inCommentsOf: try Kit.text("\(Self.kubernetesBase)/kustomization.yaml"))
+        #expect(commands["cpis-keda-rabbitmq"] == ["host", "username", "password"], "the command reader itself: \(commands)")
+        let names = base.objects(kind: "Deployment").compactMap { $0["metadata"]["name"].string }
+        #expect(Set(names) == ["cpis-worker", "cpis-front-door"])
+        for name in names {
+            let workload = try Workload(base, deployment: name)
+            #expect(!workload.secretItems.isEmpty, "\(name) mounts a Secret")
+            for (secret, keys) in workload.secretItems {
+                let created = try #require(commands[secret], "kustomization.yaml tells how to create \(secret)")
+                #expect(created == keys, "\(secret): the command creates \(created.sorted()), \(name) lists \(keys.sorted())")
+            }
+        }
+    }
+
     // MARK: - Scaling
 
     @Test("KEDA scales on both lookup queues through the management API, within the SMSP's allowance")
@@ -479,6 +496,22 @@ struct FrontDoorDeployKitTests {
         #expect((unit.value("Service", "Restart") ?? "no") != "no", "a restart policy")
     }
 
+    @Test("Kubernetes waits longer than the preStop pause, the callers' patience and 10 s before SIGKILL")
+    func kubernetesStop() async throws {
+        let cluster = try await Cluster()
+        let patience = cluster.configuration.patience.inSeconds
+        let period = try #require(cluster.pod["terminationGracePeriodSeconds"].int, "terminationGracePeriodSeconds is set")
+
+        // The pause lets kube-proxy stop sending connections before SIGTERM stops the accepting.
+        let preStop = cluster.container["lifecycle"]["preStop"]
+        let command = preStop["exec"]["command"].strings
+        let pause = try #require(command.count == 2 && command[0] == "sleep" ? Int(command[1]) : preStop["sleep"]["seconds"].int,
+                                 "the preStop hook is a pause (sleep N): its length counts towards the grace period")
+        #expect(pause > 0)
+        #expect(Double(period) > Double(pause) + patience + Self.stopMargin,
+                "terminationGracePeriodSeconds \(period) must exceed the pause \(pause) s, lookup.patienceMs (\(patience) s) and \(Self.stopMargin) s")
+    }
+
     // MARK: - The front door as a service
 
     @Test("systemd runs one front door as a non-root user without capabilities, hardened as the worker is")
@@ -548,5 +581,163 @@ struct FrontDoorDeployKitTests {
         let brokerURL = try #require(host.settings["broker"]["url"].string.flatMap(URLComponents.init(string:)))
         #expect(brokerURL.password == nil, "no password in broker.url")
         #expect(brokerURL.scheme == "amqps", "the broker over TLS")
+    }
+
+    @Test("the Deployment runs 2 replicas as non-root on a read-only root, probed on the monitoring port")
+    func deployment() async throws {
+        let cluster = try await Cluster()
+        let spec = cluster.workload.deployment["spec"]
+        let replicas = try #require(spec["replicas"].int, "spec.replicas is set")
+        #expect(replicas >= 2, "one front door keeps answering while the other stops")
+        #expect(spec["strategy"]["rollingUpdate"]["maxUnavailable"].int == 0, "a rollout keeps every replica answering")
+
+        let monitoring = try #require(cluster.configuration.monitoring, "monitoring is on")
+        #expect(monitoring.port == 9465, "monitoring.port in the cluster's settings")
+        #expect(monitoring.host == "0.0.0.0", "the kubelet and Prometheus reach the pod's address, not its loopback")
+        let ports = cluster.container["ports"].array
+        let monitoringPort = try #require(ports.first { $0["name"].string == "monitoring" }, "a container port named monitoring")
+        #expect(monitoringPort["containerPort"].int == monitoring.port)
+        let https = try #require(ports.first { $0["name"].string == "https" }, "a container port named https")
+        #expect(https["containerPort"].int == cluster.configuration.port, "the https port is listen.port")
+        #expect(cluster.configuration.host == "0.0.0.0", "the Service reaches the pod's address")
+        for (probe, path) in [("livenessProbe", "/health/live"), ("readinessProbe", "/health/ready")] {
+            let get = cluster.container[probe]["httpGet"]
+            #expect(get["path"].string == path, "\(probe) GETs \(path)")
+            #expect(get["port"].string == "monitoring" || get["port"].int == monitoring.port, "\(probe) uses the monitoring port")
+            #expect((get["scheme"].string ?? "HTTP") == "HTTP", "\(probe): the monitoring port is plain HTTP")
+        }
+        #expect(cluster.container["args"].strings.first == "front-door", "the image's `cpis` runs `cpis front-door`")
+        #expect(try Kit.text("Sources/cpis/FrontDoorCommand.swift").contains("commandName: \"front-door\""),
+                "`front-door` is the subcommand's name")
+
+        // Not root, and nothing to write.
+        let podSecurity = cluster.pod["securityContext"]
+        let containerSecurity = cluster.container["securityContext"]
+        #expect(podSecurity["runAsNonRoot"].value as? Bool == true, "runAsNonRoot")
+        #expect((containerSecurity["runAsUser"].int ?? podSecurity["runAsUser"].int).map { $0 != 0 } == true, "a non-root uid")
+        #expect(containerSecurity["readOnlyRootFilesystem"].value as? Bool == true, "a read-only root filesystem")
+        #expect(containerSecurity["allowPrivilegeEscalation"].value as? Bool == false, "no privilege escalation")
+        #expect(containerSecurity["capabilities"]["drop"].strings == ["ALL"], "every capability dropped")
+        #expect(containerSecurity["capabilities"]["add"].isMissing, "none added")
+        #expect(cluster.pod["automountServiceAccountToken"].value as? Bool == false, "no Kubernetes API token")
+        let image = try Kit.text("Deploy/container/Containerfile")
+        let user = try #require(image.split(separator: "\n").last { $0.hasPrefix("USER ") }).dropFirst(5)
+        #expect(podSecurity["runAsUser"].int.map { "\($0):\($0)" } == String(user), "the Deployment runs as the image's user")
+
+        #expect(cluster.settings["logging"]["format"].string == "json", "json logs for the cluster's log collector")
+        #expect(cluster.configuration.triageQueue == WorkerTopology().triage, "lookups go to the contract's triage queue")
+    }
+
+    @Test("the Service sends a client's connections to one pod for longer than the resend window")
+    func service() async throws {
+        let cluster = try await Cluster()
+        let services = cluster.workload.selecting("Service", selector: ["spec", "selector"])
+        try #require(services.count == 1, "one Service selects the front doors' pods")
+        let service = services[0]["spec"]
+        let worker = try Workload(cluster.base, deployment: "cpis-worker")
+        #expect(!worker.isSelected(by: service["selector"]), "the Service does not select the workers")
+
+        let port = try #require(service["ports"].array.first { $0["port"].int == 9443 }, "the Service's port 9443")
+        let target = port["targetPort"]
+        #expect(target.string == "https" || target.int == cluster.configuration.port, "port 9443 reaches the front door's listen.port")
+        #expect((port["protocol"].string ?? "TCP") == "TCP")
+
+        // Resends are recognised by the process that took the first message.
+        #expect(service["sessionAffinity"].string == "ClientIP", "sessionAffinity: ClientIP")
+        let affinity = Double(service["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"].int ?? 10800)
+        #expect(affinity >= cluster.configuration.resendWindow.inSeconds,
+                "affinity (\(affinity) s) lasts at least lookup.resendWindowMs (\(cluster.configuration.resendWindow.inSeconds) s)")
+    }
+
+    @Test("a disruption budget stops one front door at a time, and Prometheus scrapes each one's monitoring port")
+    func disruptionAndScrape() async throws {
+        let cluster = try await Cluster()
+        let budgets = cluster.workload.selecting("PodDisruptionBudget")
+        try #require(budgets.count == 1, "a PodDisruptionBudget for the front doors")
+        let replicas = cluster.workload.deployment["spec"]["replicas"].int ?? 1
+        let maxUnavailable = budgets[0]["spec"]["maxUnavailable"].int
+        let minAvailable = budgets[0]["spec"]["minAvailable"].int
+        #expect(maxUnavailable.map { $0 >= 1 && $0 < replicas } ?? minAvailable.map { $0 >= 1 && $0 < replicas } ?? false,
+                "drains can proceed, one front door at a time, and one keeps answering")
+
+        let monitors = cluster.workload.selecting("PodMonitor")
+        try #require(monitors.count == 1, "one PodMonitor selects the front doors' pods")
+        let endpoints = monitors[0]["spec"]["podMetricsEndpoints"].array
+        #expect(endpoints.contains { $0["port"].string == "monitoring" && ($0["path"].string ?? "/metrics") == "/metrics" })
+        #expect(!endpoints.contains { $0["port"].string == "https" }, "the SMSP endpoint is not scraped")
+    }
+
+    @Test("every file the cluster's front door reads comes from a volume; secrets only from its Secret, none in git")
+    func kubernetesSecrets() async throws {
+        let cluster = try await Cluster()
+        var listed: Set<String> = []
+        for setting in FileSetting.frontDoor {
+            guard let path = setting.path(settings: cluster.settings, environment: cluster.workload.environment) else {
+                #expect(!setting.required, "\(setting.name) is named")
+                continue
+            }
+            let file = try #require(MountedFile(path: path, container: cluster.container, pod: cluster.pod),
+                                    "\(setting.name) = \(path) is mounted from a volume")
+            #expect(file.listed, "\(setting.name) = \(path): the volume's items list it")
+            switch file.source {
+            case .secret(let name):
+                #expect(name == Self.secretName, "\(setting.name) comes from \(Self.secretName), not \(name)")
+                if let key = file.key { listed.insert(key) }
+            case .configMap(let name): #expect(!setting.secret, "\(setting.name) is a secret, not from ConfigMap \(name)")
+            case .other: Issue.record("\(setting.name) = \(path) comes from neither a Secret nor a ConfigMap")
+            }
+        }
+        // Every key the Secret's volume lists is a file the settings name: nothing extra to create.
+        #expect(cluster.workload.secretItems[Self.secretName] == listed,
+                "\(Self.secretName)'s items are the files the settings name: \(listed.sorted())")
+
+        let settingsText = cluster.workload.settingsText
+        #expect(!settingsText.contains("PRIVATE KEY") && !settingsText.contains("-----BEGIN"), "no key or certificate in the settings")
+        let brokerURL = try #require(cluster.settings["broker"]["url"].string.flatMap(URLComponents.init(string:)))
+        #expect(brokerURL.password == nil, "no password in broker.url")
+        #expect(brokerURL.scheme == "amqps", "the broker over TLS")
+        #expect(cluster.container["envFrom"].isMissing, "no environment imported wholesale")
+        #expect(cluster.container["env"].array.allSatisfy { $0["valueFrom"]["secretKeyRef"].isMissing },
+                "no secret in an environment variable: files only")
+    }
+
+    // MARK: - Settings
+
+    @Test("the example settings use only keys Config/front-door.yaml documents")
+    func documentedKeys() throws {
+        let documented = Node(try Yams.load(yaml: Kit.text(Self.documentedSettings)))
+        let openMaps = FrontDoorConfiguration.schema.openMaps
+        let known = documented.settingKeys(openMaps: openMaps)
+        #expect(known.isSuperset(of: ["listen.port", "lookup.patienceMs", "authorisation.clients", "broker.tls.ca"]),
+                "the documented keys are read (\(known.count) of them)")
+        for file in [Self.systemdSettings, Self.clusterSettings] {
+            let settings = Node(try Yams.load(yaml: Kit.text(file)))
+            let keys = settings.settingKeys(openMaps: openMaps)
+            #expect(!keys.isEmpty, "\(file) has settings")
+            for key in keys.sorted() {
+                #expect(known.contains(key), "\(file): \(key) is not documented in \(Self.documentedSettings)")
+            }
+        }
+        // And the reader of the keys itself: nested keys are dotted, an open map's names are not keys.
+        let sample = Node(try Yams.load(yaml: "a: {b: 1, c: {d: x}}\nm: {\"CN=x,O=y\": [Z]}\n"))
+        #expect(sample.settingKeys(openMaps: ["m"]) == ["a.b", "a.c.d", "m"])
+    }
+
+    @Test("the workers allow the front door's broker user every organisation its clients may act for")
+    func workersAuthoriseTheFrontDoor() async throws {
+        let systemdWorker = try await DeployKitTests.SystemdInstance().configuration
+        let clusterWorker = try await DeployKitTests.Cluster().configuration
+        let pairs = [("systemd", try await SystemdHost().configuration, systemdWorker),
+                     ("Kubernetes", try await Cluster().configuration, clusterWorker)]
+        for (platform, frontDoor, worker) in pairs {
+            let user = frontDoor.broker.username
+            let clientCodes = Set((frontDoor.clients.odsCodesByClient ?? [:]).values.flatMap { $0 })
+            #expect(!clientCodes.isEmpty, "\(platform): the front door's clients act for some organisation")
+            let allowed = worker.worker.authorisation.odsCodesByUser?[user] ?? []
+            #expect(clientCodes.isSubset(of: allowed),
+                    "\(platform): the workers' authorisation.users must allow \(user) \(clientCodes.subtracting(allowed).sorted()), or those queries are answered SMSP-0005")
+            #expect(user != "guest", "\(platform): the front door has a broker user of its own")
+            #expect(frontDoor.triageQueue == worker.worker.topology.triage, "\(platform): it sends to the queue the workers consume")
+        }
     }
 }
