@@ -740,4 +740,62 @@ struct FrontDoorDeployKitTests {
             #expect(frontDoor.triageQueue == worker.worker.topology.triage, "\(platform): it sends to the queue the workers consume")
         }
     }
+
+    // MARK: - Alerts
+
+    @Test("the front door's alert rules use its real metrics and answers, and tell the on-call engineer what to do")
+    func alerts() throws {
+        let metrics = FrontDoorKit.metrics
+        #expect(metrics["cpis_front_door_requests_total"] == "counter", "read from \(FrontDoorKit.metricsSource): \(metrics)")
+        #expect(metrics["cpis_front_door_request_duration_seconds"] == "histogram", "a Timer, exported as a histogram")
+        #expect(FrontDoorKit.answers.contains("SMSP-0004") && FrontDoorKit.answers.contains("client-fault"),
+                "the answers read from \(FrontDoorKit.metricsSource): \(FrontDoorKit.answers)")
+
+        let base = try KustomizeBase.load(DeployKitTests.kubernetesBase)
+        let groups = base.objects(kind: "PrometheusRule").flatMap { $0["spec"]["groups"].array }
+        let group = try #require(groups.first { $0["name"].string == "cpis-front-door" }, "a rule group cpis-front-door")
+        let alerts = group["rules"].array.filter { !$0["alert"].isMissing }
+        var metricsByAlert: [String: Set<String>] = [:]
+        var answersByAlert: [String: Set<String>] = [:]
+        for alert in alerts {
+            let name = alert["alert"].string ?? "?"
+            let expression = try #require(alert["expr"].string, "\(name) has an expression")
+            let used = PromQL.metricNames(in: expression)
+            #expect(!used.isEmpty, "\(name) reads a metric")
+            for metric in used {
+                #expect(FrontDoorKit.isMetric(metric) || DeployKitTests.externalMetrics.contains(metric),
+                        "\(name) uses \(metric), which the front door does not export")
+            }
+            metricsByAlert[name] = used
+            // answer="X" and answer=~"X|Y": every value is one the front door counts.
+            var answers: Set<String> = []
+            for match in expression.matches(of: #/answer\s*(=~|=)\s*"([^"]*)"/#) {
+                let values = match.output.1 == "=~" ? match.output.2.split(separator: "|").map(String.init) : [String(match.output.2)]
+                answers.formUnion(values)
+            }
+            for answer in answers {
+                #expect(FrontDoorKit.answers.contains(answer), "\(name) counts answer \(answer), which the front door never gives")
+            }
+            answersByAlert[name] = answers
+            #expect((alert["annotations"]["summary"].string ?? "").count >= 20, "\(name) has a summary")
+            #expect((alert["annotations"]["description"].string ?? "").count >= 200,
+                    "\(name) has a description saying what it means and what to do")
+            #expect(["critical", "warning"].contains(alert["labels"]["severity"].string ?? ""), "\(name) has a severity")
+        }
+
+        let required: [(alert: String, metric: String, answer: String?)] = [
+            ("CPISFrontDoorAnswersNotInTime", "cpis_front_door_requests_total", "SMSP-0004"),
+            ("CPISFrontDoorClientFaults", "cpis_front_door_requests_total", "client-fault"),
+            ("CPISFrontDoorRefusingOrganisations", "cpis_front_door_requests_total", "SMSP-0005"),
+            ("CPISFrontDoorSlow", "cpis_front_door_request_duration_seconds_bucket", nil),
+            ("CPISFrontDoorResendsHigh", "cpis_front_door_resends_total", nil),
+            ("CPISFrontDoorNotReady", "kube_pod_status_ready", nil),
+        ]
+        for (alert, metric, answer) in required {
+            #expect(metricsByAlert[alert]?.contains(metric) == true, "alert \(alert) on \(metric)")
+            if let answer { #expect(answersByAlert[alert]?.contains(answer) == true, "alert \(alert) counts \(answer)") }
+        }
+        let notReady = try #require(alerts.first { $0["alert"].string == "CPISFrontDoorNotReady" }?["expr"].string)
+        #expect(notReady.contains("pod=~\"\(Self.deploymentName)-.*\""), "the readiness alert is about the front doors' pods")
+    }
 }
