@@ -160,6 +160,6 @@ let package = Package(
         .testTarget(name: "SettingsTests", dependencies: ["Settings"], swiftSettings: strictSwift),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "CPISDomain"], swiftSettings: strictSwift),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport", "TestSupport"], swiftSettings: strictSwift),
-        .testTarget(name: "DeployKitTests", dependencies: ["Worker", "Yams"], swiftSettings: strictSwift),
+        .testTarget(name: "DeployKitTests", dependencies: ["Worker", "FrontDoor", "Settings", "Yams"], swiftSettings: strictSwift),
     ]
 )

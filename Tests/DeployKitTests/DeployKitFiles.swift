@@ -1,4 +1,6 @@
 import Foundation
+import FrontDoor
+import Settings
 import Testing
 import Worker
 import Yams
@@ -48,37 +50,75 @@ struct Node {
     var array: [Node] { (value as? [Any])?.map(Node.init) ?? [] }
     var strings: [String] { array.compactMap(\.string) }
     var keys: [String] { (value as? [AnyHashable: Any])?.keys.compactMap { $0.base as? String } ?? [] }
+    var isMapping: Bool { value is [AnyHashable: Any] }
+
+    /// A settings file's keys, dotted (`broker.tls.ca`): every value that is not a mapping, and each
+    /// of `openMaps` whole (their names are the file's own, e.g. authorisation.clients' subjects).
+    func settingKeys(openMaps: Set<String> = [], prefix: String = "") -> Set<String> {
+        var found: Set<String> = []
+        for key in keys {
+            let dotted = prefix.isEmpty ? key : "\(prefix).\(key)"
+            if self[key].isMapping && !openMaps.contains(dotted) {
+                found.formUnion(self[key].settingKeys(openMaps: openMaps, prefix: dotted))
+            } else {
+                found.insert(dotted)
+            }
+        }
+        return found
+    }
 }
 
-// MARK: - Worker settings
+// MARK: - Settings
 
-/// The settings that name files, the environment variable that overrides each (`Config/worker.yaml`),
-/// and whether the file is a secret.
+/// The settings that name files, the environment variable that overrides each (`Config/worker.yaml`,
+/// `Config/front-door.yaml`), and whether the file is a secret.
 struct FileSetting: Sendable {
     let keys: [String]
     let secret: Bool
-    /// A production deployment must name it: the broker password, and the SMSP client key (mutual TLS).
-    var required: Bool { ["broker.passwordFile", "smsp.tls.key"].contains(name) }
+    /// A production deployment must name it.
+    let required: Bool
+    /// The command's settings: their naming rule gives the variable.
+    let schema: SettingsSchema
+
+    init(_ keys: [String], secret: Bool, required: Bool = false, schema: SettingsSchema) {
+        self.keys = keys
+        self.secret = secret
+        self.required = required
+        self.schema = schema
+    }
 
     var name: String { keys.joined(separator: ".") }
     /// The environment variable that overrides it, by the settings' naming rule.
-    var variable: String { WorkerConfiguration.schema.environmentName(of: name) }
+    var variable: String { schema.environmentName(of: name) }
     /// The variable and the older documented names that set it too.
     var variables: [String] {
-        [variable] + WorkerConfiguration.schema.legacyEnvironment.filter { $0.value == name }.map(\.key).sorted()
+        [variable] + schema.legacyEnvironment.filter { $0.value == name }.map(\.key).sorted()
     }
 
-    static let all = [
-        FileSetting(keys: ["broker", "passwordFile"], secret: true),
-        FileSetting(keys: ["broker", "tls", "ca"], secret: false),
-        FileSetting(keys: ["broker", "tls", "certificate"], secret: false),
-        FileSetting(keys: ["broker", "tls", "key"], secret: true),
-        FileSetting(keys: ["smsp", "tls", "ca"], secret: false),
-        FileSetting(keys: ["smsp", "tls", "certificate"], secret: false),
-        FileSetting(keys: ["smsp", "tls", "key"], secret: true),
+    /// The worker's: the broker password and the SMSP client key (mutual TLS) must be named.
+    static let worker = [
+        FileSetting(["broker", "passwordFile"], secret: true, required: true, schema: WorkerConfiguration.schema),
+        FileSetting(["broker", "tls", "ca"], secret: false, schema: WorkerConfiguration.schema),
+        FileSetting(["broker", "tls", "certificate"], secret: false, schema: WorkerConfiguration.schema),
+        FileSetting(["broker", "tls", "key"], secret: true, schema: WorkerConfiguration.schema),
+        FileSetting(["smsp", "tls", "ca"], secret: false, schema: WorkerConfiguration.schema),
+        FileSetting(["smsp", "tls", "certificate"], secret: false, schema: WorkerConfiguration.schema),
+        FileSetting(["smsp", "tls", "key"], secret: true, required: true, schema: WorkerConfiguration.schema),
     ]
 
-    /// The file the worker would read: the environment variable's, else the settings file's.
+    /// The front door's: its endpoint's certificate, key and client CA (it does not start without
+    /// them), and the broker password, must be named.
+    static let frontDoor = [
+        FileSetting(["tls", "certificate"], secret: false, required: true, schema: FrontDoorConfiguration.schema),
+        FileSetting(["tls", "key"], secret: true, required: true, schema: FrontDoorConfiguration.schema),
+        FileSetting(["tls", "clientCA"], secret: false, required: true, schema: FrontDoorConfiguration.schema),
+        FileSetting(["broker", "passwordFile"], secret: true, required: true, schema: FrontDoorConfiguration.schema),
+        FileSetting(["broker", "tls", "ca"], secret: false, schema: FrontDoorConfiguration.schema),
+        FileSetting(["broker", "tls", "certificate"], secret: false, schema: FrontDoorConfiguration.schema),
+        FileSetting(["broker", "tls", "key"], secret: true, schema: FrontDoorConfiguration.schema),
+    ]
+
+    /// The file the command would read: the environment variable's, else the settings file's.
     func path(settings: Node, environment: [String: String]) -> String? {
         if let path = variables.lazy.compactMap({ environment[$0] }).first(where: { !$0.isEmpty }) { return path }
         let path = keys.reduce(settings) { $0[$1] }.string
@@ -86,15 +126,16 @@ struct FileSetting: Sendable {
     }
 }
 
-/// Settings as `cpis worker` reads them: the file, then the environment it runs with. The password
-/// file the settings name is on the target machine, not here: with `placeholderPassword`, a file of
-/// the test's own stands in for it.
-func loadWorkerSettings(_ yaml: String, environment: [String: String], placeholderPassword: Bool = false) async throws
-    -> WorkerConfiguration {
+/// Settings as a command reads them (`load`): the file, then the environment it runs with. The
+/// password file the settings name is on the target machine, not here: with `placeholderPassword`, a
+/// file of the test's own stands in for it.
+func loadSettings<Configuration>(_ yaml: String, environment: [String: String], placeholderPassword: Bool = false,
+                                 _ load: (URL, [String: String]) async throws -> Configuration) async throws
+    -> Configuration {
     let directory = FileManager.default.temporaryDirectory.appending(path: "deploykit-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
-    let file = directory.appending(path: "worker.yaml")
+    let file = directory.appending(path: "settings.yaml")
     try yaml.write(to: file, atomically: true, encoding: .utf8)
     var environment = environment
     if placeholderPassword {
@@ -102,7 +143,33 @@ func loadWorkerSettings(_ yaml: String, environment: [String: String], placehold
         try "placeholder".write(to: password, atomically: true, encoding: .utf8)
         environment["CPIS_BROKER_PASSWORD_FILE"] = password.path
     }
-    return try await WorkerConfiguration.load(file: file, environment: environment)
+    return try await load(file, environment)
+}
+
+func loadWorkerSettings(_ yaml: String, environment: [String: String], placeholderPassword: Bool = false) async throws
+    -> WorkerConfiguration {
+    try await loadSettings(yaml, environment: environment, placeholderPassword: placeholderPassword) {
+        try await WorkerConfiguration.load(file: $0, environment: $1)
+    }
+}
+
+func loadFrontDoorSettings(_ yaml: String, environment: [String: String], placeholderPassword: Bool = false) async throws
+    -> FrontDoorConfiguration {
+    try await loadSettings(yaml, environment: environment, placeholderPassword: placeholderPassword) {
+        try await FrontDoorConfiguration.load(file: $0, environment: $1)
+    }
+}
+
+/// A systemd unit's environment with its credentials directory (`%d`) standing in a temporary one,
+/// holding a placeholder file for each credential it loads, for as long as `body` runs.
+func withCredentials<Result>(of unit: SystemdUnit, _ body: ([String: String]) async throws -> Result) async throws -> Result {
+    let credentials = FileManager.default.temporaryDirectory.appending(path: "deploykit-credentials-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: credentials) }
+    for name in unit.credentials.keys {
+        try "placeholder".write(to: credentials.appending(path: name), atomically: true, encoding: .utf8)
+    }
+    return try await body(unit.environment.mapValues { $0.replacingOccurrences(of: "%d", with: credentials.path) })
 }
 
 extension Duration {
@@ -165,6 +232,67 @@ struct KustomizeBase {
 
     func object(kind: String, name: String) -> Node? {
         objects(kind: kind).first { $0["metadata"]["name"].string == name }
+    }
+}
+
+/// One Deployment of a kustomize base, its one container, and the settings file its `--config`
+/// argument names (through the container's volume mount, to the ConfigMap).
+struct Workload {
+    let base: KustomizeBase
+    let deployment: Node
+    let pod: Node
+    let container: Node
+    let settingsText: String
+    let settings: Node
+
+    init(_ base: KustomizeBase, deployment name: String) throws {
+        self.base = base
+        deployment = try #require(base.object(kind: "Deployment", name: name), "the base has the Deployment \(name)")
+        pod = deployment["spec"]["template"]["spec"]
+        let containers = pod["containers"].array
+        try #require(containers.count == 1, "\(name)'s pod has one container")
+        container = containers[0]
+
+        let arguments = container["args"].strings
+        let configIndex = try #require(arguments.firstIndex(of: "--config"), "the container names its settings file")
+        let configPath = try #require(arguments.dropFirst(configIndex + 1).first)
+        let file = try #require(MountedFile(path: configPath, container: container, pod: pod),
+                                "\(configPath) is mounted from a volume")
+        let configMap = try #require(file.source.configMapName, "\(configPath) comes from a ConfigMap")
+        let key = try #require(file.key, "the ConfigMap volume lists \(configPath)")
+        settingsText = try #require(base.configMaps[configMap]?[key], "ConfigMap \(configMap) in the base has key \(key)")
+        settings = Node(try Yams.load(yaml: settingsText))
+    }
+
+    /// The container's literal environment (it overrides the settings file).
+    var environment: [String: String] {
+        var environment: [String: String] = [:]
+        for variable in container["env"].array {
+            if let name = variable["name"].string, let value = variable["value"].string { environment[name] = value }
+        }
+        return environment
+    }
+
+    /// Whether a label selector (`matchLabels`, as PodMonitors, budgets and Services write it) picks
+    /// this workload's pods.
+    func isSelected(by matchLabels: Node) -> Bool {
+        let labels = deployment["spec"]["template"]["metadata"]["labels"]
+        return !matchLabels.keys.isEmpty && matchLabels.keys.allSatisfy { labels[$0].string == matchLabels[$0].string }
+    }
+
+    /// The base's objects of `kind` whose selector (at `selector`, from the object) picks these pods.
+    func selecting(_ kind: String, selector: [String] = ["spec", "selector", "matchLabels"]) -> [Node] {
+        base.objects(kind: kind).filter { isSelected(by: selector.reduce($0) { $0[$1] }) }
+    }
+
+    /// The Secret volumes' names and the keys each lists.
+    var secretItems: [String: Set<String>] {
+        var items: [String: Set<String>] = [:]
+        for volume in pod["volumes"].array {
+            guard let name = volume["secret"]["secretName"].string else { continue }
+            items[name, default: []].formUnion(volume["secret"]["items"].array.compactMap { $0["key"].string })
+        }
+        return items
     }
 }
 
@@ -262,6 +390,12 @@ struct SystemdUnit {
     /// A single-valued setting: the last assignment.
     func value(_ section: String, _ key: String) -> String? { values(section, key).last }
 
+    /// The settings a section assigns, each once, in order of first assignment.
+    func keys(_ section: String) -> [String] {
+        var seen: Set<String> = []
+        return sections[section, default: []].map(\.key).filter { seen.insert($0).inserted }
+    }
+
     /// `Environment=` assignments (one `NAME=value` each, as this kit writes them).
     var environment: [String: String] {
         var environment: [String: String] = [:]
@@ -327,6 +461,62 @@ enum PromQL {
         }
         return names
     }
+}
+
+// MARK: - Swift sources
+
+/// What a Swift source file declares, read as text (for metrics a module keeps internal).
+enum SwiftSource {
+    /// The metrics made through swift-metrics, label → kind as swift-prometheus exports it (a Timer
+    /// is a histogram in seconds: `_bucket`, `_sum`, `_count`).
+    static func metrics(in source: String) -> [String: String] {
+        let kinds = ["Counter": "counter", "FloatingPointCounter": "counter", "Timer": "histogram",
+                     "Recorder": "histogram", "Gauge": "gauge", "Meter": "gauge"]
+        var metrics: [String: String] = [:]
+        for match in source.matches(of: #/\b(Counter|FloatingPointCounter|Timer|Recorder|Gauge|Meter)\(\s*label:\s*"([^"]+)"/#) {
+            metrics[String(match.output.2)] = kinds[String(match.output.1)]
+        }
+        return metrics
+    }
+
+    /// The string literals of an array constant, `let NAME = ["a", "b"]`.
+    static func strings(of constant: String, in source: String) -> [String] {
+        guard let start = source.firstRange(of: "let \(constant) = ["),
+              let end = source[start.upperBound...].firstIndex(of: "]")
+        else { return [] }
+        return source[start.upperBound..<end].matches(of: #/"([^"]*)"/#).map { String($0.output.1) }
+    }
+}
+
+/// `kubectl create secret generic NAME --from-file=... --from-literal=...` commands in a file's
+/// comments (continued lines joined): NAME → the keys they create.
+func secretCommands(inCommentsOf text: String) -> [String: Set<String>] {
+    var commands: [String] = []
+    var current = ""
+    for line in text.split(separator: "\n") where line.hasPrefix("#") {
+        let content = line.dropFirst().trimmingCharacters(in: .whitespaces)
+        if content.hasSuffix("\\") {
+            current += content.dropLast() + " "
+        } else {
+            commands.append(current + content)
+            current = ""
+        }
+    }
+    var secrets: [String: Set<String>] = [:]
+    for command in commands {
+        let words = command.split(separator: " ").map(String.init)
+        guard words.starts(with: ["kubectl", "create", "secret", "generic"]), words.count > 4 else { continue }
+        secrets[words[4]] = Set(words.compactMap { word -> String? in
+            for option in ["--from-file=", "--from-literal="] where word.hasPrefix(option) {
+                let value = word.dropFirst(option.count)
+                // --from-file=KEY=PATH, --from-literal=KEY=VALUE; --from-file=PATH: the file's name.
+                if let equals = value.firstIndex(of: "=") { return String(value[..<equals]) }
+                return URL(fileURLWithPath: String(value)).lastPathComponent
+            }
+            return nil
+        })
+    }
+    return secrets
 }
 
 // MARK: - RabbitMQ definitions

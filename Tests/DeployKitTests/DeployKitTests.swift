@@ -1,4 +1,5 @@
 import Foundation
+import FrontDoor
 import Testing
 import Worker
 import Yams
@@ -20,45 +21,19 @@ struct DeployKitTests {
     /// The workers in the cluster: the Deployment, its container, and the settings it runs with.
     struct Cluster {
         let base: KustomizeBase
-        let deployment: Node
-        let pod: Node
-        let container: Node
-        let settings: Node
+        let workload: Workload
         let configuration: WorkerConfiguration
+        var deployment: Node { workload.deployment }
+        var pod: Node { workload.pod }
+        var container: Node { workload.container }
+        var settings: Node { workload.settings }
+        var environment: [String: String] { workload.environment }
 
         init() async throws {
             base = try KustomizeBase.load(DeployKitTests.kubernetesBase)
-            let deployments = base.objects(kind: "Deployment")
-            try #require(deployments.count == 1, "the base has one Deployment")
-            deployment = deployments[0]
-            pod = deployment["spec"]["template"]["spec"]
-            let containers = pod["containers"].array
-            try #require(containers.count == 1, "the worker's pod has one container")
-            container = containers[0]
-
-            // The settings file: the --config argument, through its volume mount, to the ConfigMap.
-            let arguments = container["args"].strings
-            let configIndex = try #require(arguments.firstIndex(of: "--config"), "the container names its settings file")
-            let configPath = try #require(arguments.dropFirst(configIndex + 1).first)
-            let file = try #require(MountedFile(path: configPath, container: container, pod: pod),
-                                    "\(configPath) is mounted from a volume")
-            let name = try #require(file.source.configMapName, "\(configPath) comes from a ConfigMap")
-            let key = try #require(file.key, "the ConfigMap volume lists \(configPath)")
-            let settingsText = try #require(base.configMaps[name]?[key], "ConfigMap \(name) in the base has key \(key)")
-            settings = Node(try Yams.load(yaml: settingsText))
-            configuration = try await loadWorkerSettings(settingsText, environment: Self.environment(of: container),
-                                                   placeholderPassword: true)
-        }
-
-        /// The container's literal environment (it overrides the settings file).
-        var environment: [String: String] { Self.environment(of: container) }
-
-        static func environment(of container: Node) -> [String: String] {
-            var environment: [String: String] = [:]
-            for variable in container["env"].array {
-                if let name = variable["name"].string, let value = variable["value"].string { environment[name] = value }
-            }
-            return environment
+            workload = try Workload(base, deployment: "cpis-worker")
+            configuration = try await loadWorkerSettings(workload.settingsText, environment: workload.environment,
+                                                         placeholderPassword: true)
         }
     }
 
@@ -70,17 +45,11 @@ struct DeployKitTests {
         let configuration: WorkerConfiguration
 
         init() async throws {
-            unit = SystemdUnit(try Kit.text(DeployKitTests.unitFile))
+            let unit = SystemdUnit(try Kit.text(DeployKitTests.unitFile))
             let settingsText = try Kit.text(DeployKitTests.systemdSettings)
+            self.unit = unit
             settings = Node(try Yams.load(yaml: settingsText))
-            let credentials = FileManager.default.temporaryDirectory.appending(path: "deploykit-credentials-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: credentials) }
-            for name in unit.credentials.keys {
-                try "placeholder".write(to: credentials.appending(path: name), atomically: true, encoding: .utf8)
-            }
-            let environment = unit.environment.mapValues { $0.replacingOccurrences(of: "%d", with: credentials.path) }
-            configuration = try await loadWorkerSettings(settingsText, environment: environment)
+            configuration = try await withCredentials(of: unit) { try await loadWorkerSettings(settingsText, environment: $0) }
         }
     }
 
@@ -136,7 +105,7 @@ struct DeployKitTests {
         let unit = instance.unit
         let credentials = unit.credentials
         let environment = unit.environment
-        for setting in FileSetting.all {
+        for setting in FileSetting.worker {
             guard let path = setting.path(settings: instance.settings, environment: environment) else {
                 #expect(!setting.required, "\(setting.name) is named")
                 continue
@@ -150,7 +119,7 @@ struct DeployKitTests {
             }
         }
         // Every credential loaded is one the worker reads.
-        let read = Set(FileSetting.all.compactMap { $0.path(settings: instance.settings, environment: environment) })
+        let read = Set(FileSetting.worker.compactMap { $0.path(settings: instance.settings, environment: environment) })
         for name in credentials.keys {
             #expect(read.contains("%d/\(name)"), "LoadCredential \(name) is read by no setting")
         }
@@ -183,13 +152,8 @@ struct DeployKitTests {
     @Test("Prometheus scrapes GET /metrics on the monitoring port")
     func scrape() async throws {
         let cluster = try await Cluster()
-        let monitors = cluster.base.objects(kind: "PodMonitor")
-        try #require(monitors.count == 1, "one PodMonitor")
-        let selector = monitors[0]["spec"]["selector"]["matchLabels"]
-        let podLabels = cluster.deployment["spec"]["template"]["metadata"]["labels"]
-        for key in selector.keys {
-            #expect(podLabels[key].string == selector[key].string, "the PodMonitor selects the workers' pods (\(key))")
-        }
+        let monitors = cluster.workload.selecting("PodMonitor")
+        try #require(monitors.count == 1, "one PodMonitor selects the workers' pods")
         let endpoints = monitors[0]["spec"]["podMetricsEndpoints"].array
         #expect(endpoints.contains { $0["port"].string == "monitoring" && ($0["path"].string ?? "/metrics") == "/metrics" })
     }
@@ -197,7 +161,7 @@ struct DeployKitTests {
     @Test("every file the cluster's worker reads comes from a volume; secrets only from a Secret, none in git")
     func kubernetesSecrets() async throws {
         let cluster = try await Cluster()
-        for setting in FileSetting.all {
+        for setting in FileSetting.worker {
             guard let path = setting.path(settings: cluster.settings, environment: cluster.environment) else {
                 #expect(!setting.required, "\(setting.name) is named")
                 continue
@@ -228,6 +192,23 @@ struct DeployKitTests {
                     "Secret \(secret["metadata"]["name"].string ?? "?") carries values in git")
         }
         #expect(cluster.container["envFrom"].isMissing, "no environment imported wholesale")
+    }
+
+    @Test("kustomization.yaml's comment creates every Secret the Deployments mount, with the keys they list")
+    func secretInstructions() throws {
+        let base = try KustomizeBase.load(Self.kubernetesBase)
+        let commands = secretCommands(inCommentsOf: try Kit.text("\(Self.kubernetesBase)/kustomization.yaml"))
+        #expect(commands["cpis-keda-rabbitmq"] == ["host", "username", "password"], "the command reader itself: \(commands)")
+        let names = base.objects(kind: "Deployment").compactMap { $0["metadata"]["name"].string }
+        #expect(Set(names) == ["cpis-worker", "cpis-front-door"])
+        for name in names {
+            let workload = try Workload(base, deployment: name)
+            #expect(!workload.secretItems.isEmpty, "\(name) mounts a Secret")
+            for (secret, keys) in workload.secretItems {
+                let created = try #require(commands[secret], "kustomization.yaml tells how to create \(secret)")
+                #expect(created == keys, "\(secret): the command creates \(created.sorted()), \(name) lists \(keys.sorted())")
+            }
+        }
     }
 
     // MARK: - Scaling
@@ -263,8 +244,8 @@ struct DeployKitTests {
                 "minReadySeconds at least the grace period: one old pod draining at a time")
         #expect((maxReplicas + surge + 1) * maxInFlight <= allowance,
                 "with one old pod still finishing its calls, \(maxReplicas + surge + 1) × \(maxInFlight) exceeds \(allowance)")
-        let budgets = cluster.base.objects(kind: "PodDisruptionBudget")
-        try #require(budgets.count == 1, "a PodDisruptionBudget")
+        let budgets = cluster.workload.selecting("PodDisruptionBudget")
+        try #require(budgets.count == 1, "a PodDisruptionBudget for the workers")
         #expect(budgets[0]["spec"]["maxUnavailable"].int == 1, "drains stop one worker at a time")
 
         let triggers = spec["triggers"].array
@@ -329,8 +310,8 @@ struct DeployKitTests {
             let metrics = PromQL.metricNames(in: expression)
             #expect(!metrics.isEmpty, "\(name) reads a metric")
             for metric in metrics {
-                #expect(Self.isWorkerMetric(metric) || Self.externalMetrics.contains(metric),
-                        "\(name) uses \(metric), which the worker does not export")
+                #expect(Self.isWorkerMetric(metric) || FrontDoorKit.isMetric(metric) || Self.externalMetrics.contains(metric),
+                        "\(name) uses \(metric), which neither the worker nor the front door exports")
             }
             metricsByAlert[name] = metrics
             #expect((alert["annotations"]["summary"].string ?? "").count >= 20, "\(name) has a summary")
@@ -424,5 +405,397 @@ struct DeployKitTests {
             #expect(exchanges[name]?.type == "fanout", "retry exchange \(name)")
             #expect(bindings.contains("\(name) -> \(name) []"), "\(name) is bound to its exchange")
         }
+    }
+}
+
+// MARK: - The front door
+
+/// The front door's metrics and answers, read from its source (`FrontDoorMetrics` is internal to
+/// its module), so that the alert rules are checked against what it really exports.
+enum FrontDoorKit {
+    static let metricsSource = "Sources/FrontDoor/FrontDoorMetrics.swift"
+    /// Name → kind (histograms add _bucket, _sum, _count).
+    static let metrics: [String: String] = (try? SwiftSource.metrics(in: Kit.text(metricsSource))) ?? [:]
+    /// The values of cpis_front_door_requests_total's `answer` label.
+    static let answers: [String] = (try? SwiftSource.strings(of: "answers", in: Kit.text(metricsSource))) ?? []
+
+    static func isMetric(_ name: String) -> Bool {
+        if metrics[name] != nil { return true }
+        for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) {
+            if metrics[String(name.dropLast(suffix.count))] == "histogram" { return true }
+        }
+        return false
+    }
+}
+
+/// The deploy kit agrees with the front door (`cpis front-door`): stop timeouts with its patience,
+/// probes and scrape with its monitoring settings, the Service with how it recognises resends, the
+/// files it reads with what the platform provides, its settings with the documented keys and the
+/// workers' authorisation, and the alerts with the metrics it exports. Offline: files only.
+@Suite("the deploy kit agrees with the front door")
+struct FrontDoorDeployKitTests {
+    static let unitFile = "Deploy/systemd/cpis-front-door.service"
+    static let systemdSettings = "Deploy/systemd/front-door-example.yaml"
+    static let clusterSettings = "\(DeployKitTests.kubernetesBase)/front-door.yaml"
+    static let documentedSettings = "Config/front-door.yaml"
+    static let deploymentName = "cpis-front-door"
+    static let secretName = "cpis-front-door-secrets"
+    /// Time the front door needs after its queries have ended: closing the broker connection.
+    static let stopMargin = 10.0
+
+    /// The front doors in the cluster: the Deployment, its container, and the settings it runs with.
+    struct Cluster {
+        let workload: Workload
+        let configuration: FrontDoorConfiguration
+        var base: KustomizeBase { workload.base }
+        var pod: Node { workload.pod }
+        var container: Node { workload.container }
+        var settings: Node { workload.settings }
+
+        init() async throws {
+            workload = try Workload(try KustomizeBase.load(DeployKitTests.kubernetesBase),
+                                    deployment: FrontDoorDeployKitTests.deploymentName)
+            configuration = try await loadFrontDoorSettings(workload.settingsText, environment: workload.environment,
+                                                            placeholderPassword: true)
+        }
+    }
+
+    /// The systemd unit and the example settings, loaded as the front door would with the unit's
+    /// environment, its credentials directory (`%d`) standing in a temporary one.
+    struct SystemdHost {
+        let unit: SystemdUnit
+        let settings: Node
+        let configuration: FrontDoorConfiguration
+
+        init() async throws {
+            let unit = SystemdUnit(try Kit.text(FrontDoorDeployKitTests.unitFile))
+            let settingsText = try Kit.text(FrontDoorDeployKitTests.systemdSettings)
+            self.unit = unit
+            settings = Node(try Yams.load(yaml: settingsText))
+            configuration = try await withCredentials(of: unit) { try await loadFrontDoorSettings(settingsText, environment: $0) }
+        }
+    }
+
+    // MARK: - Stopping
+
+    @Test("systemd waits longer than the callers' patience plus 10 s, with one SIGTERM, then SIGKILL")
+    func systemdStop() async throws {
+        let host = try await SystemdHost()
+        let unit = host.unit
+        let patience = host.configuration.patience.inSeconds
+        let timeout = try #require((unit.value("Service", "TimeoutStopSec") ?? unit.value("Service", "TimeoutSec"))
+            .flatMap(SystemdUnit.seconds), "TimeoutStopSec is set to a finite time")
+        #expect(timeout > patience + Self.stopMargin,
+                "TimeoutStopSec \(timeout) s must exceed lookup.patienceMs (\(patience) s) plus \(Self.stopMargin) s")
+        #expect((unit.value("Service", "KillSignal") ?? "SIGTERM") == "SIGTERM", "the front door drains on SIGTERM")
+        #expect(unit.values("Service", "ExecStop").isEmpty, "no ExecStop: its timeout would send SIGTERM again")
+        #expect(unit.value("Service", "TimeoutStopFailureMode") != "abort", "the timeout ends with SIGKILL, not an abort")
+        #expect(unit.value("Service", "SendSIGKILL") != "no", "SIGKILL after the timeout")
+        #expect(unit.value("Service", "WatchdogSec") == nil, "the front door does not notify a watchdog")
+        #expect(unit.value("Service", "KillMode") != "none")
+        #expect((unit.value("Service", "Restart") ?? "no") != "no", "a restart policy")
+    }
+
+    @Test("Kubernetes waits longer than the preStop pause, the callers' patience and 10 s before SIGKILL")
+    func kubernetesStop() async throws {
+        let cluster = try await Cluster()
+        let patience = cluster.configuration.patience.inSeconds
+        let period = try #require(cluster.pod["terminationGracePeriodSeconds"].int, "terminationGracePeriodSeconds is set")
+
+        // The pause lets kube-proxy stop sending connections before SIGTERM stops the accepting.
+        let preStop = cluster.container["lifecycle"]["preStop"]
+        let command = preStop["exec"]["command"].strings
+        let pause = try #require(command.count == 2 && command[0] == "sleep" ? Int(command[1]) : preStop["sleep"]["seconds"].int,
+                                 "the preStop hook is a pause (sleep N): its length counts towards the grace period")
+        #expect(pause > 0)
+        #expect(Double(period) > Double(pause) + patience + Self.stopMargin,
+                "terminationGracePeriodSeconds \(period) must exceed the pause \(pause) s, lookup.patienceMs (\(patience) s) and \(Self.stopMargin) s")
+    }
+
+    // MARK: - The front door as a service
+
+    @Test("systemd runs one front door as a non-root user without capabilities, hardened as the worker is")
+    func systemdService() async throws {
+        let host = try await SystemdHost()
+        let unit = host.unit
+        let user = try #require(unit.value("Service", "User"), "a User of its own")
+        #expect(!["root", "0"].contains(user))
+        #expect(unit.value("Service", "DynamicUser") == "yes")
+        let start = try #require(unit.value("Service", "ExecStart"))
+        #expect(start == "/usr/local/bin/cpis front-door --config /etc/cpis/front-door.yaml", "ExecStart: \(start)")
+        #expect(unit.values("Unit", "AssertPathExists").contains("/etc/cpis/front-door.yaml"),
+                "no start on development defaults without the settings file")
+
+        // An unprivileged port, so no capability at all.
+        #expect(host.configuration.port >= 1024, "listen.port \(host.configuration.port) needs no CAP_NET_BIND_SERVICE")
+        #expect(unit.values("Service", "CapabilityBoundingSet").isEmpty, "no capability in the bounding set")
+        #expect(unit.values("Service", "AmbientCapabilities").isEmpty, "no ambient capability")
+
+        // Every hardening setting of the worker's unit, with the same value.
+        let worker = SystemdUnit(try Kit.text(DeployKitTests.unitFile))
+        let perCommand: Set = ["ExecStart", "LoadCredential", "Environment", "TimeoutStopSec", "User", "Group",
+                               "SyslogIdentifier"]
+        for key in worker.keys("Service") where !perCommand.contains(key) {
+            #expect(unit.values("Service", key) == worker.values("Service", key),
+                    "\(key): \(unit.values("Service", key)), the worker's unit has \(worker.values("Service", key))")
+        }
+        for key in ["User", "SyslogIdentifier"] {
+            #expect(unit.value("Service", key) != nil, "\(key) is set")
+        }
+
+        // Serving other machines, with its clients named; ports apart from the workers' on the same host.
+        #expect(!host.configuration.listensOnLoopbackOnly, "listen.host serves other machines")
+        #expect(host.configuration.clients.odsCodesByClient?.isEmpty == false, "authorisation.clients names the clients")
+        #expect(host.configuration.listensOnLoopbackOnly || host.configuration.endpoint?.hasPrefix("https://") == true,
+                "listen.endpoint is the https URL callers are given")
+        let monitoring = try #require(host.configuration.monitoring, "monitoring is on")
+        let workerMonitoring = try await DeployKitTests.SystemdInstance().configuration.monitoring
+        #expect(monitoring.port != host.configuration.port, "the monitoring port is not the endpoint's")
+        #expect(monitoring.port != workerMonitoring?.port, "the monitoring port is not the workers'")
+        #expect(host.configuration.triageQueue == WorkerTopology().triage, "lookups go to the contract's triage queue")
+    }
+
+    @Test("every file systemd's front door reads as a secret is a credential, in %d")
+    func systemdCredentials() async throws {
+        let host = try await SystemdHost()
+        let credentials = host.unit.credentials
+        let environment = host.unit.environment
+        for setting in FileSetting.frontDoor {
+            guard let path = setting.path(settings: host.settings, environment: environment) else {
+                #expect(!setting.required, "\(setting.name) is named")
+                continue
+            }
+            if path.hasPrefix("%d/") {
+                let name = String(path.dropFirst(3))
+                #expect(credentials[name] != nil, "\(setting.name) reads \(path): needs LoadCredential=\(name):...")
+                #expect(credentials[name]?.hasPrefix("/") == true, "LoadCredential \(name) names an absolute source")
+            } else {
+                #expect(!setting.secret, "\(setting.name) is a secret: it must come from the credentials directory (%d), not \(path)")
+                #expect(path.hasPrefix("/"), "\(setting.name) = \(path): an absolute path (the service has no working directory of its own)")
+            }
+        }
+        let read = Set(FileSetting.frontDoor.compactMap { $0.path(settings: host.settings, environment: environment) })
+        for name in credentials.keys {
+            #expect(read.contains("%d/\(name)"), "LoadCredential \(name) is read by no setting")
+        }
+        let brokerURL = try #require(host.settings["broker"]["url"].string.flatMap(URLComponents.init(string:)))
+        #expect(brokerURL.password == nil, "no password in broker.url")
+        #expect(brokerURL.scheme == "amqps", "the broker over TLS")
+    }
+
+    @Test("the Deployment runs 2 replicas as non-root on a read-only root, probed on the monitoring port")
+    func deployment() async throws {
+        let cluster = try await Cluster()
+        let spec = cluster.workload.deployment["spec"]
+        let replicas = try #require(spec["replicas"].int, "spec.replicas is set")
+        #expect(replicas >= 2, "one front door keeps answering while the other stops")
+        #expect(spec["strategy"]["rollingUpdate"]["maxUnavailable"].int == 0, "a rollout keeps every replica answering")
+
+        let monitoring = try #require(cluster.configuration.monitoring, "monitoring is on")
+        #expect(monitoring.port == 9465, "monitoring.port in the cluster's settings")
+        #expect(monitoring.host == "0.0.0.0", "the kubelet and Prometheus reach the pod's address, not its loopback")
+        let ports = cluster.container["ports"].array
+        let monitoringPort = try #require(ports.first { $0["name"].string == "monitoring" }, "a container port named monitoring")
+        #expect(monitoringPort["containerPort"].int == monitoring.port)
+        let https = try #require(ports.first { $0["name"].string == "https" }, "a container port named https")
+        #expect(https["containerPort"].int == cluster.configuration.port, "the https port is listen.port")
+        #expect(cluster.configuration.host == "0.0.0.0", "the Service reaches the pod's address")
+        for (probe, path) in [("livenessProbe", "/health/live"), ("readinessProbe", "/health/ready")] {
+            let get = cluster.container[probe]["httpGet"]
+            #expect(get["path"].string == path, "\(probe) GETs \(path)")
+            #expect(get["port"].string == "monitoring" || get["port"].int == monitoring.port, "\(probe) uses the monitoring port")
+            #expect((get["scheme"].string ?? "HTTP") == "HTTP", "\(probe): the monitoring port is plain HTTP")
+        }
+        #expect(cluster.container["args"].strings.first == "front-door", "the image's `cpis` runs `cpis front-door`")
+        #expect(try Kit.text("Sources/cpis/FrontDoorCommand.swift").contains("commandName: \"front-door\""),
+                "`front-door` is the subcommand's name")
+
+        // Not root, and nothing to write.
+        let podSecurity = cluster.pod["securityContext"]
+        let containerSecurity = cluster.container["securityContext"]
+        #expect(podSecurity["runAsNonRoot"].value as? Bool == true, "runAsNonRoot")
+        #expect((containerSecurity["runAsUser"].int ?? podSecurity["runAsUser"].int).map { $0 != 0 } == true, "a non-root uid")
+        #expect(containerSecurity["readOnlyRootFilesystem"].value as? Bool == true, "a read-only root filesystem")
+        #expect(containerSecurity["allowPrivilegeEscalation"].value as? Bool == false, "no privilege escalation")
+        #expect(containerSecurity["capabilities"]["drop"].strings == ["ALL"], "every capability dropped")
+        #expect(containerSecurity["capabilities"]["add"].isMissing, "none added")
+        #expect(cluster.pod["automountServiceAccountToken"].value as? Bool == false, "no Kubernetes API token")
+        let image = try Kit.text("Deploy/container/Containerfile")
+        let user = try #require(image.split(separator: "\n").last { $0.hasPrefix("USER ") }).dropFirst(5)
+        #expect(podSecurity["runAsUser"].int.map { "\($0):\($0)" } == String(user), "the Deployment runs as the image's user")
+
+        #expect(cluster.settings["logging"]["format"].string == "json", "json logs for the cluster's log collector")
+        #expect(cluster.configuration.triageQueue == WorkerTopology().triage, "lookups go to the contract's triage queue")
+    }
+
+    @Test("the Service sends a client's connections to one pod for longer than the resend window")
+    func service() async throws {
+        let cluster = try await Cluster()
+        let services = cluster.workload.selecting("Service", selector: ["spec", "selector"])
+        try #require(services.count == 1, "one Service selects the front doors' pods")
+        let service = services[0]["spec"]
+        let worker = try Workload(cluster.base, deployment: "cpis-worker")
+        #expect(!worker.isSelected(by: service["selector"]), "the Service does not select the workers")
+
+        let port = try #require(service["ports"].array.first { $0["port"].int == 9443 }, "the Service's port 9443")
+        let target = port["targetPort"]
+        #expect(target.string == "https" || target.int == cluster.configuration.port, "port 9443 reaches the front door's listen.port")
+        #expect((port["protocol"].string ?? "TCP") == "TCP")
+
+        // Resends are recognised by the process that took the first message.
+        #expect(service["sessionAffinity"].string == "ClientIP", "sessionAffinity: ClientIP")
+        let affinity = Double(service["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"].int ?? 10800)
+        #expect(affinity >= cluster.configuration.resendWindow.inSeconds,
+                "affinity (\(affinity) s) lasts at least lookup.resendWindowMs (\(cluster.configuration.resendWindow.inSeconds) s)")
+    }
+
+    @Test("a disruption budget stops one front door at a time, and Prometheus scrapes each one's monitoring port")
+    func disruptionAndScrape() async throws {
+        let cluster = try await Cluster()
+        let budgets = cluster.workload.selecting("PodDisruptionBudget")
+        try #require(budgets.count == 1, "a PodDisruptionBudget for the front doors")
+        let replicas = cluster.workload.deployment["spec"]["replicas"].int ?? 1
+        let maxUnavailable = budgets[0]["spec"]["maxUnavailable"].int
+        let minAvailable = budgets[0]["spec"]["minAvailable"].int
+        #expect(maxUnavailable.map { $0 >= 1 && $0 < replicas } ?? minAvailable.map { $0 >= 1 && $0 < replicas } ?? false,
+                "drains can proceed, one front door at a time, and one keeps answering")
+
+        let monitors = cluster.workload.selecting("PodMonitor")
+        try #require(monitors.count == 1, "one PodMonitor selects the front doors' pods")
+        let endpoints = monitors[0]["spec"]["podMetricsEndpoints"].array
+        #expect(endpoints.contains { $0["port"].string == "monitoring" && ($0["path"].string ?? "/metrics") == "/metrics" })
+        #expect(!endpoints.contains { $0["port"].string == "https" }, "the SMSP endpoint is not scraped")
+    }
+
+    @Test("every file the cluster's front door reads comes from a volume; secrets only from its Secret, none in git")
+    func kubernetesSecrets() async throws {
+        let cluster = try await Cluster()
+        var listed: Set<String> = []
+        for setting in FileSetting.frontDoor {
+            guard let path = setting.path(settings: cluster.settings, environment: cluster.workload.environment) else {
+                #expect(!setting.required, "\(setting.name) is named")
+                continue
+            }
+            let file = try #require(MountedFile(path: path, container: cluster.container, pod: cluster.pod),
+                                    "\(setting.name) = \(path) is mounted from a volume")
+            #expect(file.listed, "\(setting.name) = \(path): the volume's items list it")
+            switch file.source {
+            case .secret(let name):
+                #expect(name == Self.secretName, "\(setting.name) comes from \(Self.secretName), not \(name)")
+                if let key = file.key { listed.insert(key) }
+            case .configMap(let name): #expect(!setting.secret, "\(setting.name) is a secret, not from ConfigMap \(name)")
+            case .other: Issue.record("\(setting.name) = \(path) comes from neither a Secret nor a ConfigMap")
+            }
+        }
+        // Every key the Secret's volume lists is a file the settings name: nothing extra to create.
+        #expect(cluster.workload.secretItems[Self.secretName] == listed,
+                "\(Self.secretName)'s items are the files the settings name: \(listed.sorted())")
+
+        let settingsText = cluster.workload.settingsText
+        #expect(!settingsText.contains("PRIVATE KEY") && !settingsText.contains("-----BEGIN"), "no key or certificate in the settings")
+        let brokerURL = try #require(cluster.settings["broker"]["url"].string.flatMap(URLComponents.init(string:)))
+        #expect(brokerURL.password == nil, "no password in broker.url")
+        #expect(brokerURL.scheme == "amqps", "the broker over TLS")
+        #expect(cluster.container["envFrom"].isMissing, "no environment imported wholesale")
+        #expect(cluster.container["env"].array.allSatisfy { $0["valueFrom"]["secretKeyRef"].isMissing },
+                "no secret in an environment variable: files only")
+    }
+
+    // MARK: - Settings
+
+    @Test("the example settings use only keys Config/front-door.yaml documents")
+    func documentedKeys() throws {
+        let documented = Node(try Yams.load(yaml: Kit.text(Self.documentedSettings)))
+        let openMaps = FrontDoorConfiguration.schema.openMaps
+        let known = documented.settingKeys(openMaps: openMaps)
+        #expect(known.isSuperset(of: ["listen.port", "lookup.patienceMs", "authorisation.clients", "broker.tls.ca"]),
+                "the documented keys are read (\(known.count) of them)")
+        for file in [Self.systemdSettings, Self.clusterSettings] {
+            let settings = Node(try Yams.load(yaml: Kit.text(file)))
+            let keys = settings.settingKeys(openMaps: openMaps)
+            #expect(!keys.isEmpty, "\(file) has settings")
+            for key in keys.sorted() {
+                #expect(known.contains(key), "\(file): \(key) is not documented in \(Self.documentedSettings)")
+            }
+        }
+        // And the reader of the keys itself: nested keys are dotted, an open map's names are not keys.
+        let sample = Node(try Yams.load(yaml: "a: {b: 1, c: {d: x}}\nm: {\"CN=x,O=y\": [Z]}\n"))
+        #expect(sample.settingKeys(openMaps: ["m"]) == ["a.b", "a.c.d", "m"])
+    }
+
+    @Test("the workers allow the front door's broker user every organisation its clients may act for")
+    func workersAuthoriseTheFrontDoor() async throws {
+        let systemdWorker = try await DeployKitTests.SystemdInstance().configuration
+        let clusterWorker = try await DeployKitTests.Cluster().configuration
+        let pairs = [("systemd", try await SystemdHost().configuration, systemdWorker),
+                     ("Kubernetes", try await Cluster().configuration, clusterWorker)]
+        for (platform, frontDoor, worker) in pairs {
+            let user = frontDoor.broker.username
+            let clientCodes = Set((frontDoor.clients.odsCodesByClient ?? [:]).values.flatMap { $0 })
+            #expect(!clientCodes.isEmpty, "\(platform): the front door's clients act for some organisation")
+            let allowed = worker.worker.authorisation.odsCodesByUser?[user] ?? []
+            #expect(clientCodes.isSubset(of: allowed),
+                    "\(platform): the workers' authorisation.users must allow \(user) \(clientCodes.subtracting(allowed).sorted()), or those queries are answered SMSP-0005")
+            #expect(user != "guest", "\(platform): the front door has a broker user of its own")
+            #expect(frontDoor.triageQueue == worker.worker.topology.triage, "\(platform): it sends to the queue the workers consume")
+        }
+    }
+
+    // MARK: - Alerts
+
+    @Test("the front door's alert rules use its real metrics and answers, and tell the on-call engineer what to do")
+    func alerts() throws {
+        let metrics = FrontDoorKit.metrics
+        #expect(metrics["cpis_front_door_requests_total"] == "counter", "read from \(FrontDoorKit.metricsSource): \(metrics)")
+        #expect(metrics["cpis_front_door_request_duration_seconds"] == "histogram", "a Timer, exported as a histogram")
+        #expect(FrontDoorKit.answers.contains("SMSP-0004") && FrontDoorKit.answers.contains("client-fault"),
+                "the answers read from \(FrontDoorKit.metricsSource): \(FrontDoorKit.answers)")
+
+        let base = try KustomizeBase.load(DeployKitTests.kubernetesBase)
+        let groups = base.objects(kind: "PrometheusRule").flatMap { $0["spec"]["groups"].array }
+        let group = try #require(groups.first { $0["name"].string == "cpis-front-door" }, "a rule group cpis-front-door")
+        let alerts = group["rules"].array.filter { !$0["alert"].isMissing }
+        var metricsByAlert: [String: Set<String>] = [:]
+        var answersByAlert: [String: Set<String>] = [:]
+        for alert in alerts {
+            let name = alert["alert"].string ?? "?"
+            let expression = try #require(alert["expr"].string, "\(name) has an expression")
+            let used = PromQL.metricNames(in: expression)
+            #expect(!used.isEmpty, "\(name) reads a metric")
+            for metric in used {
+                #expect(FrontDoorKit.isMetric(metric) || DeployKitTests.externalMetrics.contains(metric),
+                        "\(name) uses \(metric), which the front door does not export")
+            }
+            metricsByAlert[name] = used
+            // answer="X" and answer=~"X|Y": every value is one the front door counts.
+            var answers: Set<String> = []
+            for match in expression.matches(of: #/answer\s*(=~|=)\s*"([^"]*)"/#) {
+                let values = match.output.1 == "=~" ? match.output.2.split(separator: "|").map(String.init) : [String(match.output.2)]
+                answers.formUnion(values)
+            }
+            for answer in answers {
+                #expect(FrontDoorKit.answers.contains(answer), "\(name) counts answer \(answer), which the front door never gives")
+            }
+            answersByAlert[name] = answers
+            #expect((alert["annotations"]["summary"].string ?? "").count >= 20, "\(name) has a summary")
+            #expect((alert["annotations"]["description"].string ?? "").count >= 200,
+                    "\(name) has a description saying what it means and what to do")
+            #expect(["critical", "warning"].contains(alert["labels"]["severity"].string ?? ""), "\(name) has a severity")
+        }
+
+        let required: [(alert: String, metric: String, answer: String?)] = [
+            ("CPISFrontDoorAnswersNotInTime", "cpis_front_door_requests_total", "SMSP-0004"),
+            ("CPISFrontDoorClientFaults", "cpis_front_door_requests_total", "client-fault"),
+            ("CPISFrontDoorRefusingOrganisations", "cpis_front_door_requests_total", "SMSP-0005"),
+            ("CPISFrontDoorSlow", "cpis_front_door_request_duration_seconds_bucket", nil),
+            ("CPISFrontDoorResendsHigh", "cpis_front_door_resends_total", nil),
+            ("CPISFrontDoorNotReady", "kube_pod_status_ready", nil),
+        ]
+        for (alert, metric, answer) in required {
+            #expect(metricsByAlert[alert]?.contains(metric) == true, "alert \(alert) on \(metric)")
+            if let answer { #expect(answersByAlert[alert]?.contains(answer) == true, "alert \(alert) counts \(answer)") }
+        }
+        let notReady = try #require(alerts.first { $0["alert"].string == "CPISFrontDoorNotReady" }?["expr"].string)
+        #expect(notReady.contains("pod=~\"\(Self.deploymentName)-.*\""), "the readiness alert is about the front doors' pods")
     }
 }
