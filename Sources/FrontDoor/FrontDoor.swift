@@ -59,7 +59,7 @@ final class FrontDoor: Sendable {
     /// What the front door answered, for the metrics and the log.
     enum Answer: Equatable {
         case code(String, resent: Bool)
-        case clientFault, serverFault
+        case clientFault
     }
 
     private func query(_ request: HTTPRequest, from peer: HTTPPeer) -> (HTTPResponse, Answer) {

@@ -5,7 +5,7 @@ import Metrics
 final class FrontDoorMetrics: Sendable {
     /// The answers the front door gives, by SMSP response code or fault.
     static let answers = ["SMSP-0000", "CPIS-0001", "SMSP-0001", "SMSP-0002", "SMSP-0003", "SMSP-0004", "SMSP-0005",
-                          "SMSP-9999", "CPIS-9999", "client-fault", "server-fault"]
+                          "SMSP-9999", "CPIS-9999", "client-fault"]
 
     private let requests: [String: Counter]
     private let duration = Timer(label: "cpis_front_door_request_duration_seconds")
@@ -24,7 +24,6 @@ final class FrontDoorMetrics: Sendable {
             label = code
             if resent { resends.increment() }
         case .clientFault: label = "client-fault"
-        case .serverFault: label = "server-fault"
         }
         // A code we do not list (an upstream's own) counts as the SMSP's software failure.
         (requests[label] ?? requests["SMSP-9999"])?.increment()

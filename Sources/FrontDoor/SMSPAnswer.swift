@@ -57,12 +57,6 @@ enum SMSPAnswer {
                         errorDiagnosticText: problems.joined(separator: "; ")))
     }
 
-    static func serverFault(_ problem: String) -> HTTPResponse {
-        fault(SOAPFault(faultCode: "soap:Server", faultString: "A server related error has occurred, see detail element",
-                        errorID: FreshUUID.string(), errorCode: "2200", errorText: "Service unavailable",
-                        errorDiagnosticText: problem))
-    }
-
     private static func answer(_ answer: CPISAnswer, relatesTo: String, senderODSCode: String) -> HTTPResponse {
         xml(200, SMSPResponseBuilder.soapResponse(answer, relatesTo: relatesTo, senderODSCode: senderODSCode))
     }
