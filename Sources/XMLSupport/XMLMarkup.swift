@@ -37,6 +37,19 @@ public struct XMLMarkup: Sendable, Hashable, CustomStringConvertible, Expressibl
 
         /// Nothing when nil: for optional elements.
         public mutating func appendInterpolation(_ markup: XMLMarkup?) { text += markup?.text ?? "" }
+
+        /// `<name>value</name>` with the value escaped, or nothing when it is nil: an optional
+        /// element written in place, without a markup value of its own.
+        public mutating func appendInterpolation(element name: String, _ value: String?) {
+            guard let value else { return }
+            text += "<"
+            text += name
+            text += ">"
+            text += XMLMarkup.escape(value)
+            text += "</"
+            text += name
+            text += ">"
+        }
     }
 
     public static func escape(_ value: String) -> String {

@@ -58,13 +58,26 @@ extension UTCTimestamp {
 /// Zero-padded decimal fields and separators written straight into a string's bytes. Timestamps are
 /// written several times per lookup, and joining small strings cost microseconds each.
 struct DigitFields {
-    private var bytes: [UInt8] = []
+    /// Room for any fields written here: the widest, a year of 19 digits, leaves plenty.
+    private static let capacity = 64
+    private let bytes: UnsafeMutableBufferPointer<UInt8>
+    private var count = 0
+
+    private init(bytes: UnsafeMutableBufferPointer<UInt8>) { self.bytes = bytes }
 
     static func string(_ write: (inout DigitFields) -> Void) -> String {
-        var fields = DigitFields()
-        fields.bytes.reserveCapacity(32)
-        write(&fields)
-        return String(decoding: fields.bytes, as: UTF8.self)
+        // Written on the stack, then copied once into the string.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+            var fields = DigitFields(bytes: buffer)
+            write(&fields)
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[..<fields.count]), as: UTF8.self)
+        }
+    }
+
+    private mutating func append(byte: UInt8) {
+        precondition(count < Self.capacity, "DigitFields holds at most \(Self.capacity) bytes")
+        bytes[count] = byte
+        count += 1
     }
 
     /// `value`'s digits, with leading zeros up to `width` (more digits where it has more).
@@ -73,18 +86,18 @@ struct DigitFields {
         for _ in 1..<width { divisor *= 10 }
         guard value >= 0, value < divisor * 10 else {
             let digits = String(value).utf8
-            bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: max(0, width - digits.count)))
-            bytes.append(contentsOf: digits)
+            for _ in 0..<max(0, width - digits.count) { append(byte: UInt8(ascii: "0")) }
+            for digit in digits { append(byte: digit) }
             return
         }
         while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            append(byte: UInt8(ascii: "0") + UInt8(value / divisor % 10))
             divisor /= 10
         }
     }
 
     mutating func append(_ separator: Unicode.Scalar) {
-        bytes.append(UInt8(ascii: separator))
+        append(byte: UInt8(ascii: separator))
     }
 
     /// `yyyy<separator>MM<separator>dd`, or `yyyyMMdd` without a separator.

@@ -160,12 +160,7 @@ public struct SMSPRequestBuilder: Sendable {
     }
 
     static func name(_ name: PersonName) -> XMLMarkup {
-        let parts: [XMLMarkup] = [
-            name.prefix.map { "<prefix>\($0)</prefix>" },
-            name.given.map { "<given>\($0)</given>" },
-            name.family.map { "<family>\($0)</family>" },
-        ].compactMap { $0 }
-        return "<name>\(XMLMarkup(joining: parts))</name>"
+        "<name>\(element: "prefix", name.prefix)\(element: "given", name.given)\(element: "family", name.family)</name>"
     }
 
     private func withDefaultSystemASID(_ requester: Requester) -> Requester {
