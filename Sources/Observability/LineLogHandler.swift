@@ -59,13 +59,27 @@ public struct LineLogHandler: LogHandler {
         let sortedMetadata = metadata.sorted { $0.key < $1.key }
         switch format {
         case .text:
-            var text = "\(UTCTimestamp.string(time)) \(level) \(label): \(NHSNumberMasking.masking(message))"
-            for (key, value) in sortedMetadata {
-                text += " \(key)=\(NHSNumberMasking.masking(value.description))"
-            }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(256)
             // One event, one line: a line break inside a message would start a line that looks like
             // another event.
-            return Array(text.utf8.map { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") ? UInt8(ascii: " ") : $0 })
+            func append(_ text: String) {
+                for byte in text.utf8 {
+                    bytes.append(byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") ? UInt8(ascii: " ") : byte)
+                }
+            }
+            append(UTCTimestamp.string(time))
+            append(" \(level.rawValue) ")
+            append(label)
+            append(": ")
+            append(NHSNumberMasking.masking(message))
+            for (key, value) in sortedMetadata {
+                append(" ")
+                append(key)
+                append("=")
+                append(NHSNumberMasking.masking(value.description))
+            }
+            return bytes
         case .json:
             var writer = JSONWriter(capacity: 256)
             writer.object { object in
