@@ -2,11 +2,12 @@ import ArgumentParser
 import CPISDomain
 import Foundation
 
-/// The cost of building one SMSP request and of reading one full response.
+/// The cost of the messages of a lookup: building the SMSP request, reading responses, and the
+/// contract's JSON both ways.
 struct SMSPMessagesBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "smsp-messages",
-        abstract: "Build one SOAP request, read one full SMSP response: µs and allocations per operation."
+        abstract: "Build a SOAP request, read SMSP responses, read and write the contract's JSON: µs and allocations per operation."
     )
 
     @Option(help: "Runs per operation.")
@@ -25,6 +26,12 @@ struct SMSPMessagesBenchmark: ParsableCommand {
                                      jobRole: JobRole(code: "R0260", displayName: "General Medical Practitioner"),
                                      name: PersonName(prefix: "Dr", given: "Paula", family: "Palmer"))))
         let full = Array(SMSPResponseBuilder.soapResponse(Self.fullAnswer(), relatesTo: "BENCH").utf8)
+        let noRecord = Array(SMSPResponseBuilder.soapResponse(
+            CPISAnswer(responseCode: .noMatch, effectiveTime: Date(), totalAccessRecords: 0, totalChildRecords: 0),
+            relatesTo: "BENCH").utf8)
+        let lookupBody = LookupRequest(nhsNumber: nhsNumber, requester: requester).json()
+        let noRecordResult = LookupResult(requestId: "BENCH", nhsNumber: nhsNumber.digits,
+                                          answer: try SMSPResponseReader.read(noRecord).answer, attempts: 1)
 
         var measurements = [
             try Measurement.run("build request (person author)", iterations: iterations) {
@@ -32,6 +39,17 @@ struct SMSPMessagesBenchmark: ParsableCommand {
             },
             try Measurement.run("read full response (3 plans, 25 accesses)", iterations: iterations) {
                 _ = try SMSPResponseReader.read(full)
+            },
+            // The rest of a no-record lookup's own work: its request body read, its answer read, its
+            // result written.
+            try Measurement.run("read a lookup request (JSON)", iterations: iterations) {
+                _ = try LookupRequest(json: lookupBody)
+            },
+            try Measurement.run("read a no-record response", iterations: iterations) {
+                _ = try SMSPResponseReader.read(noRecord)
+            },
+            Measurement.run("write a no-record result (JSON)", iterations: iterations) {
+                _ = noRecordResult.json()
             },
         ]
         if let data = FileManager.default.contents(atPath: template) {
