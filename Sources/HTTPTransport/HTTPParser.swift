@@ -1,3 +1,12 @@
+/// Where ``HTTPParser`` reads bytes from: a ``Connection``, or bytes in memory (``HTTPMessageReader``).
+protocol ByteSource {
+    /// Reads what is available, waiting until the deadline for at least one byte: a count, 0 at
+    /// the end of the stream.
+    func read(into buffer: UnsafeMutableRawBufferPointer, deadline: Deadline) throws(IOError) -> Int
+}
+
+extension Connection: ByteSource {}
+
 /// Reads HTTP/1.1 messages (RFC 9112) from a ``Connection``: request and status lines, header
 /// fields, and bodies framed by Content-Length, chunked transfer coding or (responses only) the
 /// end of the connection. Shared by the client (responses) and the server (requests).
@@ -56,7 +65,7 @@ struct HTTPParser {
     // MARK: - Heads
 
     /// Reads a head up to its blank line; `nil` if the stream ended cleanly before its first byte.
-    mutating func readHead(from connection: Connection, deadline: Deadline) throws(Failure) -> Head? {
+    mutating func readHead(from connection: some ByteSource, deadline: Deadline) throws(Failure) -> Head? {
         // How far past `position` the search for the blank line has got: an offset, because `fill`
         // may move the unconsumed bytes to the front of the buffer.
         var scanned = 0
@@ -160,7 +169,7 @@ struct HTTPParser {
     // MARK: - Bodies
 
     /// Reads a body of at most `limit` bytes (after removing the chunked coding).
-    mutating func readBody(_ framing: Framing, limit: Int, from connection: Connection, deadline: Deadline) throws(Failure) -> [UInt8] {
+    mutating func readBody(_ framing: Framing, limit: Int, from connection: some ByteSource, deadline: Deadline) throws(Failure) -> [UInt8] {
         switch framing {
         case .none:
             return []
@@ -178,7 +187,7 @@ struct HTTPParser {
         }
     }
 
-    private mutating func readChunked(limit: Int, from connection: Connection, deadline: Deadline) throws(Failure) -> [UInt8] {
+    private mutating func readChunked(limit: Int, from connection: some ByteSource, deadline: Deadline) throws(Failure) -> [UInt8] {
         var body: [UInt8] = []
         while true {
             let sizeLine = try readLine(from: connection, deadline: deadline)
@@ -208,7 +217,7 @@ struct HTTPParser {
         return body
     }
 
-    private mutating func readExactly(_ count: Int, from connection: Connection, deadline: Deadline) throws(Failure) -> [UInt8] {
+    private mutating func readExactly(_ count: Int, from connection: some ByteSource, deadline: Deadline) throws(Failure) -> [UInt8] {
         while buffer.count - position < count {
             guard try fill(from: connection, deadline: deadline) else { throw .truncated }
         }
@@ -217,7 +226,7 @@ struct HTTPParser {
     }
 
     /// One CRLF-terminated line (without the CRLF) of a chunked body, at most 1 KiB.
-    private mutating func readLine(from connection: Connection, deadline: Deadline) throws(Failure) -> String {
+    private mutating func readLine(from connection: some ByteSource, deadline: Deadline) throws(Failure) -> String {
         var scanned = 0  // an offset from `position`, as in `readHead`
         while true {
             if let end = buffer[(position + scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
@@ -236,7 +245,7 @@ struct HTTPParser {
     // MARK: - Buffer
 
     /// Reads more bytes into the buffer; `false` at the end of the stream.
-    private mutating func fill(from connection: Connection, deadline: Deadline) throws(Failure) -> Bool {
+    private mutating func fill(from connection: some ByteSource, deadline: Deadline) throws(Failure) -> Bool {
         // Drop consumed bytes once they are the larger part, so the buffer does not grow forever.
         if position > 0, position >= buffer.count - position {
             buffer.removeFirst(position)
