@@ -72,12 +72,12 @@ struct HTTPParser {
         while true {
             if skipLeadingLineBreaks() { scanned = 0 }
             if let end = try headEnd(scanned: &scanned) {
-                guard end - position <= maximumHeadBytes else { throw .headTooLarge }
                 let head = try Self.splitHead(buffer[position..<end])
                 position = end + 4
                 return head
             }
-            guard buffer.count - position <= maximumHeadBytes else { throw .headTooLarge }
+            // Every place where a head within the limit could end has been searched.
+            guard buffer.count - position < maximumHeadBytes + 4 else { throw .headTooLarge }
             let wasEmpty = !hasBufferedBytes
             guard try fill(from: connection, deadline: deadline) else {
                 if wasEmpty { return nil }
@@ -275,13 +275,14 @@ struct HTTPParser {
     }
 
     /// The index of the CRLFCRLF ending the head, searching only bytes not searched before
-    /// (`scanned` is an offset from `position`).
+    /// (`scanned` is an offset from `position`), and no further than where the end of a head of
+    /// `maximumHeadBytes` starts: what is found must not depend on how many bytes have arrived.
     ///
     /// A line feed without its carriage return is refused as soon as it arrives: a head of bare
     /// line feeds would otherwise never end, and hold the connection until its timeout.
     private func headEnd(scanned: inout Int) throws(Failure) -> Int? {
         var index = position + max(0, scanned - 3)
-        while index + 4 <= buffer.count {
+        while index + 4 <= buffer.count, index - position <= maximumHeadBytes {
             if buffer[index] == 13, buffer[index + 1] == 10, buffer[index + 2] == 13, buffer[index + 3] == 10 {
                 return index
             }

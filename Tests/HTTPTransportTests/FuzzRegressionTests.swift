@@ -1,0 +1,100 @@
+import Foundation
+import HTTPTransport
+import Testing
+
+/// Inputs the fuzz targets found (`Deploy/fuzz.sh`), kept byte for byte (base64) as libFuzzer
+/// minimised them, and read as the targets read them: at once, byte by byte and in pieces of 7.
+/// How a socket splits the bytes must not change what the parser makes of them.
+@Suite("HTTP parsing: inputs found by fuzzing")
+struct FuzzRegressionTests {
+    /// The fuzz targets' limits: small, so that inputs of a few KiB reach them.
+    private static let limits = HTTPServer.Limits(maximumHeaderBytes: 1024, maximumBodyBytes: 2048)
+    private static let readSizes = [Int.max, 1, 7]
+
+    /// The requests read and the failure that stopped the reading, once per read size.
+    private func requestReadings(_ bytes: [UInt8]) -> [String] {
+        Self.readSizes.map { size in
+            let (requests, failure) = HTTPMessageReader.requests(in: bytes, readSize: min(size, max(1, bytes.count)),
+                                                                 limits: Self.limits)
+            return requests.map { "\($0.method) \($0.target) \($0.headers) \($0.body)" }.joined(separator: "\n")
+                + "\n" + (failure.map { "\($0)" } ?? "end")
+        }
+    }
+
+    private func responseReadings(_ bytes: [UInt8], answering method: String) -> [String] {
+        Self.readSizes.map { size in
+            switch HTTPMessageReader.response(in: bytes, answering: method, readSize: min(size, max(1, bytes.count)),
+                                              maximumHeadBytes: Self.limits.maximumHeaderBytes,
+                                              maximumBodyBytes: Self.limits.maximumBodyBytes) {
+            case .success(let response): "\(response.status) \(response.headers) \(response.body)"
+            case .failure(let failure): "\(failure)"
+            }
+        }
+    }
+
+    private static func bytes(base64: String) -> [UInt8] {
+        Array(Data(base64Encoded: base64, options: .ignoreUnknownCharacters) ?? Data())
+    }
+
+    /// Found by fuzz-http-request: a head with no end whose first bare line feed is its 1024th byte.
+    /// Read at once it was refused as malformed (the line feed), read in pieces as too large (the
+    /// limit was checked on 1025 bytes, before the line feed could be seen).
+    @Test func aBareLineFeedJustPastTheLimitOfAHeadWithNoEnd() {
+        let input = Self.bytes(base64: """
+            R0VUIC9tZXRyaWNzIEhUVFAvMS4xDQpIb3N0GzogbG9vc3Q5MDkwDQpBY2NlcFJhbmRvbU51bWL//////1RyYW5zZmVyLUVuY29k
+            aW5nOiBjaHVua2Vk//////////////////////////////+i/////////////////////////////////3B0OiAqLyr/////////
+            ////////VHJhbnNmZXItRW5jb2Rpbmc6IGNodW5rZWT/////////////////////////////////////////////////////////
+            ////////////////RVQgL21ldHJpY3MgSFRUUC8xLjENCkhvc3QbVUludGNhbGhvc3Q6OWRpbmc6IGNodW5rZWT/////////////
+            //////////////////////////////////////////////////9wdDogKi8q/////////////////1RyYW5zZmVyLUVuY29kaW5n
+            OiBjaHVua2Vk//////////8AAQAAAAAAAAD//////////////////wAA////////////////////////////////////////////
+            ////////////////BgD/////////////////////MDkwDQpBY2NlcHQ6ICovKv////////////////9lci1FbmNvZGluZzogY2h1
+            bmtlZP////////////////////////////////////////////////////////////////////////9FVCAvbWV0cmljcyBIVFRQ
+            LzEuMQ0KSG9zdBs6IGxvY2FsaG9zdDo5ZGluZzogY2h1bmtlZP///////////////////////////1RyYW5zZmVyLUVuY29kaW5n
+            OiBjaHVua2Vk//////////8AAQAAAAAAAAD/////////////////////////////////////////////////////////////////
+            //////////////////////8GAP///////////////1RyYW5zZmVyLUVuY29kaW5nOiBjaHVua2Vk////////////////////////
+            /////////////////////////////////////////3B0OiAqLyr/////////////////VHJhbnNmZXItRW5jb2Rpbmc6IGNodW5r
+            ZWT/////////////////////////////////////////////////////////////////////////////////////////////////
+            //////8GAP//////////////////////////////////////BgD/////////DQ0KCg0K
+            """)
+        #expect(input.count == 1026)
+        let readings = requestReadings(input)
+        #expect(readings.allSatisfy { $0 == readings[0] }, "\(readings)")
+        #expect(readings[0] == "\nmalformed(\"a line ends in LF without CR\")")
+    }
+
+    /// Found by fuzz-http-response: the same in a response head.
+    @Test func aBareLineFeedJustPastTheLimitOfAResponseHeadWithNoEnd() {
+        let input = Self.bytes(base64: """
+            SFRUUC8xLjEgMjAwIE9LDQpUcmFuc2Zlci1FbmNvZGluZzogSFRUUC8xLjEgNTAwIElTZXJ2ZXIgRXJyb3INCkNvbnRlbnQtVHlw
+            ZTogdGV4dC94bWwNCkNvbjogdGV4SFRUUC8xLjEgNTAwIElTZXJ2ZXIgRXJyb3INCkNvdC1UeXBlOiB0ZXh0L3htbA0KQ29uOiB0
+            ZXhIVFRvbjogdGV4SFRUUC8xLjEgNTAwIElTZXJ2ZXIgRXJyb3INCkNvdC1UeXBlOiB0ZXh0L3htbA0KQ29uOiB0ZXhIVFRQLzEu
+            MSA1MDAgSVNlcnZlciBFcnJvcg0KQ29udGVudC1UeXBlOiB0ZXIgRXJyb3INCkNvdC1UeXBlOiB0ZXh0L3htMjIyMjIyMjIyMjIy
+            MlAvMS4xIDUwMCBJU2VydmVycnJvcg0KQ29udGVudC1UeXBlOiB0ZXh0L3htbA0KQ29uOiB0ZXh0L3htbA0KQ29uZXh0L3htbA0K
+            Q29uOiB0ZXh0L3htbA0KQ29udGWci9KzmpGY3mg6IDExDQowDQo8c29hcDpGbnRlbnQtVA0KQ29udGVudC1UeXBlOiB0ZQ0KbA0K
+            Q29uOtd4dC94bWwNCkNvbjogdGV4SFRUUC90ZXh0L3htbA0KQ29uOiB0ZXhIVFRvbjpleFNlcXVlbmNlIFNlcnZlciBFcnJvcg0K
+            Q290LVR5cGU6IHRleHQveG1sDQpDb246IHRleEhUVFAvMS4xIDUwMCBJU2VydmVyIEVycm9yDQpDb250ZW50LVR5cGU6IHRlciBF
+            cnJvcg0KQ290LVR5cGU6IHRleHQveG0yMjIyMjIyMjIyMjJQLzEuMSA1MDAgSVNlcnZlciBFcnJvcg0KQ29udGVudC1UeXBlOiB0
+            ZXh0L3htbA0KQ29uOiB0ZXh0L3htbA0KQ29uZXh0L3htbA0KQ29uOiB0ZXh0L3htbA0KQ29udGWci9KzmpGY3mg6IDExDQowDQo8
+            c29hcDpGbnRlbnQtVHlwZTogdGV4dC94bWwNCkNvbjogdGV4dC94bWwNCkNvbnRlbnQtVHlwZTogdGUNCmwNCkNvbjrXeHQveG1s
+            DQpDb246IHRleEhUVFAvMS4xIDUwMCBJU2VydmVyIEVycm9yDQpDb3QtVHlwZTogdGV4dC94bTIyMjIyMjIyMjIyMjJQLzEuMSA1
+            MDAgSVNlcnZlciBFcnJvcg0KQ290LVSwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCw
+            sLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwCmd0aAoN
+            """)
+        #expect(input.count == 1029)
+        for method in ["GET", "HEAD"] {
+            let readings = responseReadings(input, answering: method)
+            #expect(readings.allSatisfy { $0 == readings[0] }, "\(readings)")
+            #expect(readings[0] == "malformed(\"a line ends in LF without CR\")")
+        }
+    }
+
+    /// The rule those inputs broke: a head of exactly the limit is read, and one a byte longer
+    /// refused, however the bytes arrive (the limit was checked before the last 3 bytes of the
+    /// blank line ending the head had arrived).
+    @Test func aHeadOfExactlyTheLimitIsReadHoweverItArrives() {
+        let start = "GET / HTTP/1.1\r\nX: "
+        let head = start + String(repeating: "a", count: Self.limits.maximumHeaderBytes - start.utf8.count)
+        #expect(requestReadings(Array((head + "\r\n\r\n").utf8)).allSatisfy { $0.hasSuffix("\nend") })
+        #expect(requestReadings(Array((head + "a\r\n\r\n").utf8)).allSatisfy { $0 == "\nheadTooLarge" })
+    }
+}
