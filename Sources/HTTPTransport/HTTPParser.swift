@@ -179,9 +179,10 @@ struct HTTPParser {
         case .chunked:
             return try readChunked(limit: limit, from: connection, deadline: deadline)
         case .untilClose:
-            while try fill(from: connection, deadline: deadline) {
+            // Checked before the first read too: the body may have come with the head.
+            repeat {
                 guard buffer.count - position <= limit else { throw .bodyTooLarge }
-            }
+            } while try fill(from: connection, deadline: deadline)
             defer { position = buffer.count }
             return Array(buffer[position...])
         }
