@@ -126,6 +126,10 @@ http http-request/post 'POST /smsp/cpis HTTP/1.1\r\nHost: localhost:8443\r\nCont
 http http-request/chunked 'POST /smsp/cpis HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n4\r\nWiki\r\n5;name=value\r\npedia\r\n0\r\nTrailer: yes\r\n\r\n'
 http http-request/pipelined 'GET /a HTTP/1.1\r\nHost: x\r\n\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /c HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /d HTTP/1.1\r\nConnection: close\r\n\r\n'
 http http-request/http10 'GET / HTTP/1.0\r\n\r\n'
+# Near the limits (the fuzz targets' 1 KiB head, 2 KiB body; 1 KiB a chunked body's line).
+long=$(printf 'x%.0s' {1..960})
+http http-request/long-lines 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nX: %s\r\n\r\n3;%s\r\nabc\r\n0\r\nX-Trailer: %s\r\n\r\n' \
+    "$long" "$long" "$long"
 http http-request/refused 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\nTransfer-Encoding: gzip, chunked\r\n\r\nab'
 http http-response/soap 'HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: %d\r\nConnection: keep-alive\r\n\r\n%s' \
     "$(length "$soap_answer")" "$soap_answer"
@@ -133,6 +137,7 @@ http http-response/chunked 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\
 http http-response/interim 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end'
 http http-response/no-content 'HTTP/1.0 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n'
 http http-response/fault 'HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/xml\r\nContent-Length: 26\r\n\r\n<soap:Fault>x</soap:Fault>'
+http http-response/long-lines 'HTTP/1.1 200 OK\r\nX: %s\r\nTransfer-Encoding: chunked\r\n\r\n3;%s\r\nabc\r\n0\r\n\r\n' "$long" "$long"
 http http-response/gateway 'HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n<html><body>502</body></html>'
 
 # --- Dictionaries: the names the readers look for (libFuzzer's syntax: quoted, \" and \xNN escapes) ---
