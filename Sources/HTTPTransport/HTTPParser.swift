@@ -226,19 +226,23 @@ struct HTTPParser {
         return Array(buffer[position..<position + count])
     }
 
-    /// One CRLF-terminated line (without the CRLF) of a chunked body, at most 1 KiB.
+    /// One CRLF-terminated line (without the CRLF) of a chunked body, at most 1 KiB with its CR.
     private mutating func readLine(from connection: some ByteSource, deadline: Deadline) throws(Failure) -> String {
+        let longest = 1024
         var scanned = 0  // an offset from `position`, as in `readHead`
         while true {
-            if let end = buffer[(position + scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
+            // The line feed is looked for no further than the longest line puts it, so that a longer
+            // line is refused however its bytes arrive.
+            let searchEnd = min(buffer.count, position + longest + 1)
+            if let end = buffer[(position + scanned)..<searchEnd].firstIndex(of: UInt8(ascii: "\n")) {
                 guard end > position, buffer[end - 1] == UInt8(ascii: "\r") else {
                     throw .malformed("a line of a chunked body does not end in CRLF")
                 }
                 defer { position = end + 1 }
                 return String(decoding: buffer[position..<end - 1], as: UTF8.self)
             }
-            scanned = buffer.count - position
-            guard scanned <= 1024 else { throw .malformed("a line of a chunked body is too long") }
+            scanned = searchEnd - position
+            guard scanned <= longest else { throw .malformed("a line of a chunked body is too long") }
             guard try fill(from: connection, deadline: deadline) else { throw .truncated }
         }
     }

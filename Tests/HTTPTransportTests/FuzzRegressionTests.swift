@@ -66,9 +66,26 @@ struct FuzzRegressionTests {
         #expect(head.allSatisfy { $0 == head[0] && $0.hasPrefix("200 ") }, "\(head)")
     }
 
-    /// The rule those inputs broke: a head of exactly the limit is read, and one a byte longer
-    /// refused, however the bytes arrive (the limit was checked before the last 3 bytes of the
-    /// blank line ending the head had arrived).
+    /// Found by fuzz-http-request once a seed had a chunk extension near 1 KiB: a chunk-size line
+    /// of 1,024 bytes before its CRLF. Read at once it was accepted (its line feed was already there),
+    /// read in pieces refused as too long.
+    @Test func aChunkSizeLineOverTheLimitIsRefusedHoweverItArrives() {
+        let input = FoundInputs.longChunkSizeLine
+        #expect(input.count == 1073)
+        #expect(requestReadings(input).allSatisfy { $0 == "\nmalformed(\"a line of a chunked body is too long\")" })
+    }
+
+    /// Found by fuzz-http-response: the same in a chunked response.
+    @Test func aChunkSizeLineOverTheLimitIsRefusedHoweverItArrivesInAResponse() {
+        let input = FoundInputs.longChunkSizeLineInAResponse
+        #expect(input.count == 1071)
+        let readings = responseReadings(input, answering: "GET")
+        #expect(readings.allSatisfy { $0 == "malformed(\"a line of a chunked body is too long\")" }, "\(readings)")
+    }
+
+    /// The rule the first two inputs broke: a head of exactly the limit is read, and one a byte
+    /// longer refused, however the bytes arrive (the limit was checked before the last 3 bytes of
+    /// the blank line ending the head had arrived).
     @Test func aHeadOfExactlyTheLimitIsReadHoweverItArrives() {
         let start = "GET / HTTP/1.1\r\nX: "
         let head = start + String(repeating: "a", count: Self.limits.maximumHeaderBytes - start.utf8.count)
@@ -142,6 +159,42 @@ private enum FoundInputs {
         9Q0KY2h1bmtza3MuDQowDS4NCjAN/////////////////w0KV2lraQ0KNjt4PXkNCnBlZGlhDQpFAAAAAAAAAAAA/wD9//////91
         bA0KSFRUUC8xLjENCjRrZWQgaW7v9Q0KY2h1bmNvZGluZzogY2h1bmtlZCBpbu/1DQpjaHVua3Nrcy4NCjANLg0KMA3/////////
         ////////DQpXaWtpDQo2O3g9eQ0KcGVkaWENCkUAAAAAAAAAAAD/AP3//////w==
+        """)
+
+    static let longChunkSizeLine = bytes("""
+        T1NUIC8gSFRUUC8xLjENClRyYW5zZmVyLUVuY29kaW5nOiBjaHVua2VkDQoNCjM7eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eIYDAAAAAAAAeHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eP//////////eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eP////8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAeHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHgNCgo=
+        """)
+
+    static let longChunkSizeLineInAResponse = bytes("""
+        SFRUUC8xLjEgMjAwIA0KVHJhbnNmZXItRW5jb2Rpbmc6IGNodW5rZWQNCg0KMzt4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHgAAHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4U3RyeHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHiBAAAB////////////////////////////////////////////////////////
+        /////////////////////////////////////////////////////////////////////////////////3h4eHh4eHh4eHh4eHh4
+        eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4
+        eHh4eHhVbnNhZmVNT2JqZWN0Yw0K
         """)
 
     private static func bytes(_ base64: String) -> [UInt8] {
