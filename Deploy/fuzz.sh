@@ -5,7 +5,8 @@
 # NHS reference artefacts in ../shared/nhs, what `cpis smsp request` and `cpis spine request` write,
 # HTTP messages and JSON bodies written here), runs each in turn, and prints per target the
 # executions, time, coverage (libFuzzer's cov: edges and ft: features), corpus and crashes.
-# Exits 1 if any target crashed; the crashing inputs are kept in .local/fuzz/<target>/.
+# Exits 1 if any target crashed (or hung, or ran out of memory), keeping the input that did it in
+# .local/fuzz/<target>/.
 #   Deploy/fuzz.sh                           every target, 1,000,000 executions each
 #   Deploy/fuzz.sh --time 600                every target for 600 seconds each instead
 #   Deploy/fuzz.sh --runs 50000 lookup-json  only the targets named
@@ -52,6 +53,7 @@ bin=$("${build[@]}" --show-bin-path)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cpis-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
 for target in "${all_targets[@]}"; do mkdir -p "$work/seeds/$target" "$work/corpus/$target"; done
 seeds=$work/seeds
 nhs=../shared/nhs
