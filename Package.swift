@@ -14,6 +14,7 @@ import PackageDescription
 //   FrontDoor             the SMSP CP-IS API served to care providers' systems, relayed to the workers
 //   cpis                  the one executable; subcommands
 //   cpis-bench            benchmarks that print figures (run by Deploy/benchmark.sh)
+//   fuzz-*                libFuzzer targets for the readers of untrusted input (run by Deploy/fuzz.sh)
 let strictSwift: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
@@ -161,5 +162,19 @@ let package = Package(
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "CPISDomain"], swiftSettings: strictSwift),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport", "TestSupport"], swiftSettings: strictSwift),
         .testTarget(name: "DeployKitTests", dependencies: ["Worker", "FrontDoor", "Settings", "Yams"], swiftSettings: strictSwift),
+        // libFuzzer targets, one per reader of untrusted input: Deploy/fuzz.sh builds them with
+        // -sanitize=fuzzer and runs them; a plain build only compiles and links them.
+        .executableTarget(name: "fuzz-http-request", dependencies: ["HTTPTransport"], path: "Sources/Fuzz/http-request",
+                          swiftSettings: strictSwift),
+        .executableTarget(name: "fuzz-http-response", dependencies: ["HTTPTransport"], path: "Sources/Fuzz/http-response",
+                          swiftSettings: strictSwift),
+        .executableTarget(name: "fuzz-smsp-request", dependencies: ["CPISDomain"], path: "Sources/Fuzz/smsp-request",
+                          swiftSettings: strictSwift),
+        .executableTarget(name: "fuzz-smsp-response", dependencies: ["CPISDomain"], path: "Sources/Fuzz/smsp-response",
+                          swiftSettings: strictSwift),
+        .executableTarget(name: "fuzz-spine-response", dependencies: ["CPISDomain"], path: "Sources/Fuzz/spine-response",
+                          swiftSettings: strictSwift),
+        .executableTarget(name: "fuzz-lookup-json", dependencies: ["CPISDomain"], path: "Sources/Fuzz/lookup-json",
+                          swiftSettings: strictSwift),
     ]
 )

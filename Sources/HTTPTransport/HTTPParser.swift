@@ -1,3 +1,12 @@
+/// Where ``HTTPParser`` reads bytes from: a ``Connection``, or bytes in memory (``HTTPMessageReader``).
+protocol ByteSource {
+    /// Reads what is available, waiting until the deadline for at least one byte: a count, 0 at
+    /// the end of the stream.
+    func read(into buffer: UnsafeMutableRawBufferPointer, deadline: Deadline) throws(IOError) -> Int
+}
+
+extension Connection: ByteSource {}
+
 /// Reads HTTP/1.1 messages (RFC 9112) from a ``Connection``: request and status lines, header
 /// fields, and bodies framed by Content-Length, chunked transfer coding or (responses only) the
 /// end of the connection. Shared by the client (responses) and the server (requests).
@@ -56,19 +65,19 @@ struct HTTPParser {
     // MARK: - Heads
 
     /// Reads a head up to its blank line; `nil` if the stream ended cleanly before its first byte.
-    mutating func readHead(from connection: Connection, deadline: Deadline) throws(Failure) -> Head? {
+    mutating func readHead(from connection: some ByteSource, deadline: Deadline) throws(Failure) -> Head? {
         // How far past `position` the search for the blank line has got: an offset, because `fill`
         // may move the unconsumed bytes to the front of the buffer.
         var scanned = 0
         while true {
             if skipLeadingLineBreaks() { scanned = 0 }
             if let end = try headEnd(scanned: &scanned) {
-                guard end - position <= maximumHeadBytes else { throw .headTooLarge }
                 let head = try Self.splitHead(buffer[position..<end])
                 position = end + 4
                 return head
             }
-            guard buffer.count - position <= maximumHeadBytes else { throw .headTooLarge }
+            // Every place where a head within the limit could end has been searched.
+            guard buffer.count - position < maximumHeadBytes + 4 else { throw .headTooLarge }
             let wasEmpty = !hasBufferedBytes
             guard try fill(from: connection, deadline: deadline) else {
                 if wasEmpty { return nil }
@@ -160,7 +169,7 @@ struct HTTPParser {
     // MARK: - Bodies
 
     /// Reads a body of at most `limit` bytes (after removing the chunked coding).
-    mutating func readBody(_ framing: Framing, limit: Int, from connection: Connection, deadline: Deadline) throws(Failure) -> [UInt8] {
+    mutating func readBody(_ framing: Framing, limit: Int, from connection: some ByteSource, deadline: Deadline) throws(Failure) -> [UInt8] {
         switch framing {
         case .none:
             return []
@@ -170,15 +179,16 @@ struct HTTPParser {
         case .chunked:
             return try readChunked(limit: limit, from: connection, deadline: deadline)
         case .untilClose:
-            while try fill(from: connection, deadline: deadline) {
+            // Checked before the first read too: the body may have come with the head.
+            repeat {
                 guard buffer.count - position <= limit else { throw .bodyTooLarge }
-            }
+            } while try fill(from: connection, deadline: deadline)
             defer { position = buffer.count }
             return Array(buffer[position...])
         }
     }
 
-    private mutating func readChunked(limit: Int, from connection: Connection, deadline: Deadline) throws(Failure) -> [UInt8] {
+    private mutating func readChunked(limit: Int, from connection: some ByteSource, deadline: Deadline) throws(Failure) -> [UInt8] {
         var body: [UInt8] = []
         while true {
             let sizeLine = try readLine(from: connection, deadline: deadline)
@@ -208,7 +218,7 @@ struct HTTPParser {
         return body
     }
 
-    private mutating func readExactly(_ count: Int, from connection: Connection, deadline: Deadline) throws(Failure) -> [UInt8] {
+    private mutating func readExactly(_ count: Int, from connection: some ByteSource, deadline: Deadline) throws(Failure) -> [UInt8] {
         while buffer.count - position < count {
             guard try fill(from: connection, deadline: deadline) else { throw .truncated }
         }
@@ -216,19 +226,23 @@ struct HTTPParser {
         return Array(buffer[position..<position + count])
     }
 
-    /// One CRLF-terminated line (without the CRLF) of a chunked body, at most 1 KiB.
-    private mutating func readLine(from connection: Connection, deadline: Deadline) throws(Failure) -> String {
+    /// One CRLF-terminated line (without the CRLF) of a chunked body, at most 1 KiB with its CR.
+    private mutating func readLine(from connection: some ByteSource, deadline: Deadline) throws(Failure) -> String {
+        let longest = 1024
         var scanned = 0  // an offset from `position`, as in `readHead`
         while true {
-            if let end = buffer[(position + scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
+            // The line feed is looked for no further than the longest line puts it, so that a longer
+            // line is refused however its bytes arrive.
+            let searchEnd = min(buffer.count, position + longest + 1)
+            if let end = buffer[(position + scanned)..<searchEnd].firstIndex(of: UInt8(ascii: "\n")) {
                 guard end > position, buffer[end - 1] == UInt8(ascii: "\r") else {
                     throw .malformed("a line of a chunked body does not end in CRLF")
                 }
                 defer { position = end + 1 }
                 return String(decoding: buffer[position..<end - 1], as: UTF8.self)
             }
-            scanned = buffer.count - position
-            guard scanned <= 1024 else { throw .malformed("a line of a chunked body is too long") }
+            scanned = searchEnd - position
+            guard scanned <= longest else { throw .malformed("a line of a chunked body is too long") }
             guard try fill(from: connection, deadline: deadline) else { throw .truncated }
         }
     }
@@ -236,7 +250,7 @@ struct HTTPParser {
     // MARK: - Buffer
 
     /// Reads more bytes into the buffer; `false` at the end of the stream.
-    private mutating func fill(from connection: Connection, deadline: Deadline) throws(Failure) -> Bool {
+    private mutating func fill(from connection: some ByteSource, deadline: Deadline) throws(Failure) -> Bool {
         // Drop consumed bytes once they are the larger part, so the buffer does not grow forever.
         if position > 0, position >= buffer.count - position {
             buffer.removeFirst(position)
@@ -266,13 +280,14 @@ struct HTTPParser {
     }
 
     /// The index of the CRLFCRLF ending the head, searching only bytes not searched before
-    /// (`scanned` is an offset from `position`).
+    /// (`scanned` is an offset from `position`), and no further than where the end of a head of
+    /// `maximumHeadBytes` starts: what is found must not depend on how many bytes have arrived.
     ///
     /// A line feed without its carriage return is refused as soon as it arrives: a head of bare
     /// line feeds would otherwise never end, and hold the connection until its timeout.
     private func headEnd(scanned: inout Int) throws(Failure) -> Int? {
         var index = position + max(0, scanned - 3)
-        while index + 4 <= buffer.count {
+        while index + 4 <= buffer.count, index - position <= maximumHeadBytes {
             if buffer[index] == 13, buffer[index + 1] == 10, buffer[index + 2] == 13, buffer[index + 3] == 10 {
                 return index
             }
