@@ -33,7 +33,11 @@ run() {
         Deploy/local-broker.sh start "$broker_dir" >/dev/null
         # shellcheck source=/dev/null
         source "$broker_dir/env"
-        "$bin/cpis-bench" "$@" --broker-pid "$(cat "$broker_dir/rabbitmq.pid")" ;;
+        "$bin/cpis-bench" "$@" --broker-pid "$(cat "$broker_dir/rabbitmq.pid")"
+        # Stopped here, not only on exit: the next benchmark starts its own node on the same ports.
+        Deploy/local-broker.sh stop "$broker_dir" >/dev/null 2>&1 || true
+        rm -rf "$broker_dir"
+        broker_dir= ;;
     *)
         "$bin/cpis-bench" "$@" ;;
     esac

@@ -41,20 +41,23 @@ public final class HTTPServer: Sendable {
         public var maximumConnections: Int
         /// How many connections one client address (IP, whatever its ports) may have open at once;
         /// more are closed at once, so that one client cannot take every thread. Clients behind one
-        /// NAT or proxy share an address, and an IPv6 client may use many addresses.
+        /// NAT or proxy share an address, and an IPv6 client may use many addresses. Unless given,
+        /// the same as ``maximumConnections``: a server facing other organisations (the front door)
+        /// sets its own, and one whose callers are few and busy (the SMSP simulator, which a
+        /// worker of 256 slots calls on 256 connections) has no smaller one.
         public var maximumConnectionsPerClient: Int
 
         public init(maximumHeaderBytes: Int = 16 * 1024, maximumBodyBytes: Int = 1024 * 1024,
                     idleTimeout: Duration = .seconds(60), readTimeout: Duration = .seconds(30),
                     writeTimeout: Duration = .seconds(30), maximumConnections: Int = 1024,
-                    maximumConnectionsPerClient: Int = 64) {
+                    maximumConnectionsPerClient: Int? = nil) {
             self.maximumHeaderBytes = maximumHeaderBytes
             self.maximumBodyBytes = maximumBodyBytes
             self.idleTimeout = idleTimeout
             self.readTimeout = readTimeout
             self.writeTimeout = writeTimeout
             self.maximumConnections = maximumConnections
-            self.maximumConnectionsPerClient = maximumConnectionsPerClient
+            self.maximumConnectionsPerClient = maximumConnectionsPerClient ?? maximumConnections
         }
     }
 

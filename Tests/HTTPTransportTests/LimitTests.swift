@@ -43,6 +43,25 @@ import Testing
         #expect(afterClose)
     }
 
+    /// A worker calls the SMSP on one connection per slot, all from one address: a server given no
+    /// limit per client (the SMSP simulator) must not refuse it below its limit in all. (A default
+    /// of 64 per client once made the simulator refuse a 256-slot worker's connections.)
+    @Test func withoutALimitPerClientOneClientMayOpenAsManyConnectionsAsTheServerAllows() async throws {
+        let server = try startServer(limits: .init(maximumConnections: 100), handler: echo)
+        defer { server.shutdown() }
+        let port = server.port
+        let (answers, overLimitRefused) = await blocking {
+            let open = (0..<100).map { _ in RawConnection(port: port) }
+            let answers = open.map { $0?.get() }
+            let overLimitRefused = RawConnection(port: port)?.isClosedByServer ?? false
+            return withExtendedLifetime(open) { (answers, overLimitRefused) }
+        }
+
+        #expect(answers.count { $0?.hasPrefix("HTTP/1.1 200 ") == true } == 100)
+        #expect(overLimitRefused, "the limit in all still holds")
+        #expect(server.refusedConnections == 1)
+    }
+
     @Test func aConnectionOverTheServersLimitIsRefused() async throws {
         let server = try startServer(limits: .init(maximumConnections: 2), handler: echo)
         defer { server.shutdown() }
