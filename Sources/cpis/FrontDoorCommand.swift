@@ -1,11 +1,6 @@
 import ArgumentParser
 import FrontDoor
 import Foundation
-import Logging
-import Metrics
-import Observability
-import Prometheus
-import ServiceLifecycle
 
 /// `cpis front-door`: the SMSP CP-IS API for care providers' systems, in front of the workers.
 struct FrontDoorCommand: AsyncParsableCommand {
@@ -27,18 +22,10 @@ struct FrontDoorCommand: AsyncParsableCommand {
         try requireEnglishTimeZone()
         let file = try settingsFile(named: config, default: "Config/front-door.yaml")
         let configuration = try await FrontDoorConfiguration.load(file: file, environment: ProcessInfo.processInfo.environment)
-        LineLogHandler.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
-        let logger = Logger(label: "cpis.front-door")
-        if file == nil { logger.warning("no settings file at Config/front-door.yaml: using defaults and the environment") }
-        for (name, nearest) in configuration.unknownEnvironment {
-            logger.warning("\(name) sets no setting: ignored\(nearest.map { " (did you mean \($0)?)" } ?? "")")
+        try await runService(label: "cpis.front-door", settingsFile: file, defaultPath: "Config/front-door.yaml",
+                             logLevel: configuration.logLevel, logFormat: configuration.logFormat,
+                             unknownEnvironment: configuration.unknownEnvironment) { metrics, logger in
+            FrontDoorService(configuration: configuration, metrics: metrics, logger: logger)
         }
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: FrontDoorService(configuration: configuration, metrics: { registry.emitToBuffer() },
-                                                       logger: logger))],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
     }
 }

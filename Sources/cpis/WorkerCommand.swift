@@ -27,20 +27,33 @@ struct WorkerCommand: AsyncParsableCommand {
         try requireEnglishTimeZone()
         let file = try settingsFile(named: config, default: "Config/worker.yaml")
         let configuration = try await WorkerConfiguration.load(file: file, environment: ProcessInfo.processInfo.environment)
-        LineLogHandler.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
-        let logger = Logger(label: "cpis.worker")
-        if file == nil { logger.warning("no settings file at Config/worker.yaml: using defaults and the environment") }
-        for (name, nearest) in configuration.unknownEnvironment {
-            logger.warning("\(name) sets no setting: ignored\(nearest.map { " (did you mean \($0)?)" } ?? "")")
+        try await runService(label: "cpis.worker", settingsFile: file, defaultPath: "Config/worker.yaml",
+                             logLevel: configuration.logLevel, logFormat: configuration.logFormat,
+                             unknownEnvironment: configuration.unknownEnvironment) { metrics, logger in
+            LookupWorkerService(configuration: configuration, metrics: metrics, logger: logger)
         }
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: LookupWorkerService(configuration: configuration, metrics: { registry.emitToBuffer() },
-                                                          logger: logger))],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
     }
+}
+
+/// Runs a long-lived command (the worker, the front door) the one way: log lines as its settings
+/// say, a warning for a missing settings file and for each `CPIS_` variable that sets nothing,
+/// Prometheus metrics, and a graceful shutdown on SIGTERM or SIGINT (a second signal stops at once).
+func runService(label: String, settingsFile file: URL?, defaultPath: String,
+                logLevel: Logger.Level, logFormat: LogFormat, unknownEnvironment: [(name: String, nearest: String?)],
+                service makeService: (_ metrics: @escaping @Sendable () -> [UInt8], _ logger: Logger) throws -> some Service)
+    async throws {
+    LineLogHandler.bootstrap(level: logLevel, format: logFormat)
+    let logger = Logger(label: label)
+    if file == nil { logger.warning("no settings file at \(defaultPath): using defaults and the environment") }
+    for (name, nearest) in unknownEnvironment {
+        logger.warning("\(name) sets no setting: ignored\(nearest.map { " (did you mean \($0)?)" } ?? "")")
+    }
+    let registry = PrometheusCollectorRegistry()
+    MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    let service = try makeService({ registry.emitToBuffer() }, logger)
+    let group = ServiceGroup(configuration: .init(services: [.init(service: service)],
+                                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    try await group.run()
 }
 
 /// The settings file to read: the one named with `--config`, which must exist (a mistyped path in a
