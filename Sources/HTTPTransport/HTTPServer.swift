@@ -71,6 +71,8 @@ public final class HTTPServer: Sendable {
     private let boundPort: Atomic<Int>
     private let accepted = Atomic<Int>(0)
     private let refused = Atomic<Int>(0)
+    /// Refusals and failed handshakes are logged at most once a minute per client address.
+    private let warnings = LogThrottle(interval: .seconds(60))
     /// Entered by the accept thread and every connection thread; ``shutdown()`` waits for them.
     private let threads = DispatchGroup()
 
@@ -247,7 +249,7 @@ public final class HTTPServer: Sendable {
         case .admitted(let id):
             accepted.add(1, ordering: .relaxed)
             spawn(name: "http-connection") { [self] in
-                serve(socket, address: address, handler: handler)
+                serve(socket, client: client, address: address, handler: handler)
                 state.withLock { state in
                     state.connections[id] = nil
                     let remaining = state.connectionsPerClient[client, default: 1] - 1
@@ -258,9 +260,17 @@ public final class HTTPServer: Sendable {
             socket.close()
         case .overLimit(let which, let limit):
             refused.add(1, ordering: .relaxed)
-            logger.warning("connection refused: at \(which)", metadata: ["client": "\(client)", "limit": "\(limit)"])
+            if let leftOut = warnings.admit("refused \(client)") {
+                logger.warning("connection refused: at \(which)\(Self.andMore(leftOut))",
+                               metadata: ["client": "\(client)", "limit": "\(limit)"])
+            }
             socket.close()
         }
+    }
+
+    /// What a throttled warning adds: how many like it were left out since the last one logged.
+    private static func andMore(_ leftOut: Int) -> String {
+        leftOut == 0 ? "" : " (and \(leftOut) more from this client since the last such warning)"
     }
 
     private func spawn(name: String, _ body: @escaping @Sendable () -> Void) {
@@ -286,13 +296,14 @@ public final class HTTPServer: Sendable {
         let isHTTP10: Bool
     }
 
-    private func serve(_ socket: Socket, address: String, handler: @Sendable (HTTPRequest, HTTPPeer) -> HTTPServerReply) {
+    private func serve(_ socket: Socket, client: String, address: String, handler: @Sendable (HTTPRequest, HTTPPeer) -> HTTPServerReply) {
         let connection: Connection
         do throws(IOError) {
             connection = try Connection.accept(socket, peerAddress: address, tls: tls, deadline: .after(limits.readTimeout))
         } catch {
-            if !isStopping {
-                logger.warning("TLS handshake failed; connection dropped", metadata: ["peer": "\(address)", "reason": "\(error.detail)"])
+            if !isStopping, let leftOut = warnings.admit("handshake \(client)") {
+                logger.warning("TLS handshake failed; connection dropped\(Self.andMore(leftOut))",
+                               metadata: ["peer": "\(address)", "reason": "\(error.detail)"])
             }
             return
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import HTTPTransport
 import Testing
 
@@ -60,6 +61,28 @@ import Testing
         #expect(answers.count { $0?.hasPrefix("HTTP/1.1 200 ") == true } == 100)
         #expect(overLimitRefused, "the limit in all still holds")
         #expect(server.refusedConnections == 1)
+    }
+
+    /// A client reconnecting in a loop after a refusal is logged once (with a count the next time),
+    /// not once per attempt; the refusals are all counted.
+    @Test func refusalsAreLoggedOnceAMinutePerClientAndAllCounted() async throws {
+        let log = RecordingLogHandler()
+        let server = try HTTPServer(host: "127.0.0.1", port: 0, tls: nil, limits: .init(maximumConnectionsPerClient: 1),
+                                    logger: Logger(label: "test.http") { _ in log })
+        try server.start(handler: echo)
+        defer { server.shutdown() }
+        let port = server.port
+        let refusals = await blocking {
+            let held = RawConnection(port: port)
+            _ = held?.get()
+            let refusals = (0..<20).map { _ in RawConnection(port: port)?.isClosedByServer ?? false }
+            return withExtendedLifetime(held) { refusals }
+        }
+
+        #expect(refusals.allSatisfy { $0 })
+        #expect(server.refusedConnections == 20)
+        let warnings = log.recorded.filter { $0.hasPrefix("connection refused") }
+        #expect(warnings == ["connection refused: at the connection limit per client"], "\(warnings)")
     }
 
     @Test func aConnectionOverTheServersLimitIsRefused() async throws {

@@ -6,6 +6,7 @@ import Darwin
 import Foundation
 import HTTPTransport
 import Logging
+import Synchronization
 import Testing
 import TestSupport
 
@@ -203,3 +204,26 @@ private let tcpStreamType = Int32(SOCK_STREAM.rawValue)
 #else
 private let tcpStreamType = SOCK_STREAM
 #endif
+
+/// Keeps the messages logged through it, for tests of what the server logs.
+final class RecordingLogHandler: LogHandler, Sendable {
+    private let messages = Mutex<[String]>([])
+    var logLevel: Logger.Level {
+        get { .trace }
+        set {}
+    }
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+
+    func log(event: LogEvent) {
+        messages.withLock { $0.append(event.message.description) }
+    }
+
+    var recorded: [String] { messages.withLock { $0 } }
+}
