@@ -8,12 +8,16 @@ final class FrontDoorMetrics: Sendable {
                           "SMSP-9999", "CPIS-9999", "client-fault"]
 
     private let requests: [String: Counter]
-    private let duration = Timer(label: "cpis_front_door_request_duration_seconds")
+    /// By answer too: a slow SMSP-0004 (the patience run out) and a quick SMSP-0000 tell different stories.
+    private let durations: [String: Timer]
     private let resends = Counter(label: "cpis_front_door_resends_total")
 
     init() {
         requests = Dictionary(uniqueKeysWithValues: Self.answers.map {
             ($0, Counter(label: "cpis_front_door_requests_total", dimensions: [("answer", $0)]))
+        })
+        durations = Dictionary(uniqueKeysWithValues: Self.answers.map {
+            ($0, Timer(label: "cpis_front_door_request_duration_seconds", dimensions: [("answer", $0)]))
         })
     }
 
@@ -26,7 +30,8 @@ final class FrontDoorMetrics: Sendable {
         case .clientFault: label = "client-fault"
         }
         // A code we do not list (an upstream's own) counts as the SMSP's software failure.
-        (requests[label] ?? requests["SMSP-9999"])?.increment()
-        duration.record(duration: elapsed)
+        let listed = requests[label] == nil ? "SMSP-9999" : label
+        requests[listed]?.increment()
+        durations[listed]?.record(duration: elapsed)
     }
 }

@@ -343,7 +343,9 @@ struct FrontDoorTests {
             #"cpis_front_door_requests_total{answer="SMSP-0000"}"#: 1,
             #"cpis_front_door_requests_total{answer="client-fault"}"#: 1,
             #"cpis_front_door_requests_total{answer="SMSP-0004"}"#: 0,
-            #"cpis_front_door_request_duration_seconds_count"#: 2,
+            #"cpis_front_door_request_duration_seconds_count{answer="SMSP-0000"}"#: 1,
+            #"cpis_front_door_request_duration_seconds_count{answer="client-fault"}"#: 1,
+            #"cpis_front_door_request_duration_seconds_count{answer="SMSP-0004"}"#: 0,
             #"cpis_front_door_resends_total"#: 0,
         ]
         var scraped: [String: Double] = [:]
