@@ -271,22 +271,12 @@ struct DeployKitTests {
 
     // MARK: - Alerts
 
-    /// The metrics the worker exports, and the kind of each (histograms add _bucket, _sum, _count).
-    static let workerMetrics: [String: String] = [
-        "cpis_lookups_total": "counter",
-        "cpis_lookup_failures_total": "counter",
-        "cpis_lookup_duration_seconds": "histogram",
-        "cpis_smsp_call_duration_seconds": "histogram",
-        "cpis_queue_wait_seconds": "histogram",
-        "cpis_slots": "gauge",
-        "cpis_slots_in_use": "gauge",
-        "cpis_retries_total": "counter",
-        "cpis_dead_letters_total": "counter",
-        "cpis_possible_repeats_total": "counter",
-        "cpis_circuit_breaker_state": "gauge",
-        "cpis_amqp_reconnects_total": "counter",
-        "cpis_unanswered_total": "counter",
-    ]
+    /// Where the worker makes its metrics: label → kind, read from the code (histograms add
+    /// _bucket, _sum, _count), so that a renamed metric fails the alert rules' test.
+    static let workerMetricsSources = ["Sources/Worker/Monitoring/WorkerMetrics.swift", "Sources/Worker/SpineClient.swift"]
+    static let workerMetrics: [String: String] = workerMetricsSources.reduce(into: [:]) { metrics, path in
+        metrics.merge((try? SwiftSource.metrics(in: Kit.text(path))) ?? [:]) { first, _ in first }
+    }
     /// Metrics from elsewhere the rules may use: kube-state-metrics' pod readiness.
     static let externalMetrics: Set = ["kube_pod_status_ready"]
 
@@ -300,6 +290,10 @@ struct DeployKitTests {
 
     @Test("the alert rules use the worker's metrics, and tell the on-call engineer what to do")
     func alerts() throws {
+        for (metric, kind) in [("cpis_lookups_total", "counter"), ("cpis_lookup_duration_seconds", "histogram"),
+                               ("cpis_slots_in_use", "gauge"), ("cpis_spine_schema_findings_total", "counter")] {
+            #expect(Self.workerMetrics[metric] == kind, "read from \(Self.workerMetricsSources): \(Self.workerMetrics)")
+        }
         let base = try KustomizeBase.load(Self.kubernetesBase)
         let rules = base.objects(kind: "PrometheusRule").flatMap { $0["spec"]["groups"].array }.flatMap { $0["rules"].array }
         let alerts = rules.filter { !$0["alert"].isMissing }
