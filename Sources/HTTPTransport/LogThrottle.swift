@@ -10,7 +10,8 @@ final class LogThrottle: Sendable {
     }
 
     private let interval: Duration
-    /// Keys seen within the interval; beyond this many, stale ones are dropped (many addresses).
+    /// Keys seen within the interval: at most this many, so that many addresses cannot grow it
+    /// (nor the log) without bound.
     private let maximumKeys = 1024
     private let entries = Mutex<[String: Entry]>([:])
 
@@ -31,8 +32,11 @@ final class LogThrottle: Sendable {
                 return nil
             }
             let leftOut = entries[key]?.leftOut ?? 0
-            if entries.count >= maximumKeys {
+            if entries[key] == nil, entries.count >= maximumKeys {
                 entries = entries.filter { now - $0.value.loggedAt < interval }
+                // Still full: this many addresses within the interval is a flood of its own, and
+                // its lines are left out until some age (the server's counters still count them).
+                guard entries.count < maximumKeys else { return nil }
             }
             entries[key] = Entry(loggedAt: now, leftOut: 0)
             return leftOut

@@ -23,4 +23,14 @@ import Testing
         // Past the interval, a key seen long ago is logged again as new.
         #expect(throttle.admit("refused 10.0.0.0", now: start + .seconds(5000)) == 0)
     }
+
+    @Test func aFloodFromManyAddressesAtOnceIsCappedToo() {
+        let throttle = LogThrottle(interval: .seconds(60))
+        let now = ContinuousClock.now
+        let logged = (0..<3000).count { throttle.admit("refused 10.1.\($0 / 256).\($0 % 256)", now: now) != nil }
+        #expect(logged == 1024)
+        #expect(throttle.trackedKeys == 1024)
+        #expect(throttle.admit("refused 10.1.0.0", now: now + .seconds(1)) == nil, "a known key is still throttled")
+        #expect(throttle.admit("refused 10.9.9.9", now: now + .seconds(61)) == 0, "once they age, new keys are logged again")
+    }
 }
