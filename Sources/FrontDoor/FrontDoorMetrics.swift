@@ -1,4 +1,5 @@
 import Metrics
+import Synchronization
 
 /// The front door's metrics, through swift-metrics (`cpis front-door` exports them for Prometheus
 /// at `/metrics`). Every series is made at start, so each shows from the first scrape.
@@ -11,6 +12,10 @@ final class FrontDoorMetrics: Sendable {
     /// By answer too: a slow SMSP-0004 (the patience run out) and a quick SMSP-0000 tell different stories.
     private let durations: [String: Timer]
     private let resends = Counter(label: "cpis_front_door_resends_total")
+    private let refusedConnections = Counter(label: "cpis_front_door_connections_refused_total")
+    private let failedHandshakes = Counter(label: "cpis_front_door_tls_handshake_failures_total")
+    /// The server's own counts as last copied into the two counters above.
+    private let copiedConnectionCounts = Mutex((refused: 0, failedHandshakes: 0))
 
     init() {
         requests = Dictionary(uniqueKeysWithValues: Self.answers.map {
@@ -33,5 +38,16 @@ final class FrontDoorMetrics: Sendable {
         let listed = requests[label] == nil ? "SMSP-9999" : label
         requests[listed]?.increment()
         durations[listed]?.record(duration: elapsed)
+    }
+
+    /// Brings the connection counters up to the HTTP server's counts (called before each scrape):
+    /// connections refused over a limit, and handshakes failed (e.g. a client without a certificate).
+    func copyConnectionCounts(refused: Int, failedHandshakes: Int) {
+        let (newlyRefused, newlyFailed) = copiedConnectionCounts.withLock { copied in
+            defer { copied = (refused, failedHandshakes) }
+            return (refused - copied.refused, failedHandshakes - copied.failedHandshakes)
+        }
+        if newlyRefused > 0 { refusedConnections.increment(by: newlyRefused) }
+        if newlyFailed > 0 { self.failedHandshakes.increment(by: newlyFailed) }
     }
 }

@@ -28,7 +28,16 @@ public struct FrontDoorService: Service {
 
     public func run() async throws {
         let relayBox = Mutex<LookupRelay?>(nil)
+        let serverBox = Mutex<HTTPServer?>(nil)
         let draining = Atomic(false)
+        let frontDoorMetrics = FrontDoorMetrics()
+        let metrics: @Sendable () -> [UInt8] = { [metrics] in
+            if let server = serverBox.withLock({ $0 }) {
+                frontDoorMetrics.copyConnectionCounts(refused: server.refusedConnections,
+                                                      failedHandshakes: server.failedHandshakes)
+            }
+            return metrics()
+        }
         let monitoring = try configuration.monitoring.map { host, port in
             try MonitoringServer(host: host, port: port, metrics: metrics, readiness: {
                 if draining.load(ordering: .acquiring) { return .notReady("shutting down") }
@@ -55,10 +64,11 @@ public struct FrontDoorService: Service {
         try await relay.start()
         relayBox.withLock { $0 = relay }
 
-        let frontDoor = FrontDoor(configuration: configuration, relay: relay, metrics: FrontDoorMetrics(), logger: logger)
+        let frontDoor = FrontDoor(configuration: configuration, relay: relay, metrics: frontDoorMetrics, logger: logger)
         let server = try HTTPServer(host: configuration.host, port: configuration.port, tls: configuration.tls,
                                     limits: configuration.limits, logger: logger)
         try server.start { request, peer in frontDoor.handle(request, from: peer) }
+        serverBox.withLock { $0 = server }
         logger.info("CP-IS SMSP front door on https://\(configuration.host):\(server.port)\(configuration.path)")
         started?(server.port, monitoring?.port)
 

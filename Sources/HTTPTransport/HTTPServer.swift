@@ -71,6 +71,7 @@ public final class HTTPServer: Sendable {
     private let boundPort: Atomic<Int>
     private let accepted = Atomic<Int>(0)
     private let refused = Atomic<Int>(0)
+    private let handshakesFailed = Atomic<Int>(0)
     /// Refusals and failed handshakes are logged at most once a minute per client address.
     private let warnings = LogThrottle(interval: .seconds(60))
     /// Entered by the accept thread and every connection thread; ``shutdown()`` waits for them.
@@ -126,6 +127,10 @@ public final class HTTPServer: Sendable {
     /// How many connections the server has closed at once since it started because they were over
     /// ``Limits/maximumConnections`` or ``Limits/maximumConnectionsPerClient``.
     public var refusedConnections: Int { refused.load(ordering: .relaxed) }
+
+    /// How many accepted connections were dropped since it started because their TLS handshake
+    /// failed (a client without a certificate from the client CA, a wrong protocol, a timeout).
+    public var failedHandshakes: Int { handshakesFailed.load(ordering: .relaxed) }
 
     /// Binds and listens, then returns; connections are served on their own threads by `handler`.
     ///
@@ -301,6 +306,7 @@ public final class HTTPServer: Sendable {
         do throws(IOError) {
             connection = try Connection.accept(socket, peerAddress: address, tls: tls, deadline: .after(limits.readTimeout))
         } catch {
+            if !isStopping { handshakesFailed.add(1, ordering: .relaxed) }
             if !isStopping, let leftOut = warnings.admit("handshake \(client)") {
                 logger.warning("TLS handshake failed; connection dropped\(Self.andMore(leftOut))",
                                metadata: ["peer": "\(address)", "reason": "\(error.detail)"])

@@ -339,7 +339,20 @@ struct FrontDoorTests {
             }.start()
         }
         #expect(statuses == [200, 500])
+        // A client without a certificate, counted as a failed handshake.
+        let anonymous = try HTTPClient(tls: try Certificates.client(withCertificate: false), logger: WorkerRig.quietLogger)
+        defer { anonymous.shutdown() }
+        let refusedAtHandshake = await withCheckedContinuation { continuation in
+            Thread {
+                let response = try? anonymous.execute(HTTPRequest(method: "POST", target: "/smsp/cpis"), url: url,
+                                                      timeout: .seconds(20))
+                continuation.resume(returning: response == nil)
+            }.start()
+        }
+        #expect(refusedAtHandshake)
         let expected: [String: Double] = [
+            #"cpis_front_door_tls_handshake_failures_total"#: 1,
+            #"cpis_front_door_connections_refused_total"#: 0,
             #"cpis_front_door_requests_total{answer="SMSP-0000"}"#: 1,
             #"cpis_front_door_requests_total{answer="client-fault"}"#: 1,
             #"cpis_front_door_requests_total{answer="SMSP-0004"}"#: 0,
