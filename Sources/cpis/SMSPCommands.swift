@@ -100,11 +100,15 @@ struct SMSP: ParsableCommand {
         } catch {
             throw CommandFailure("\(error)")
         }
-        let answer = response.answer
+        printResult(of: response.answer, relatesTo: response.relatesTo)
+    }
+
+    /// Prints an answer (the SMSP's or Spine's) as the contract's result JSON.
+    static func printResult(of answer: CPISAnswer, relatesTo: String?) {
         let childNumber = answer.plans.lazy.compactMap { plan -> String? in
             if case .child(let nhsNumber, _, _) = plan.subject { nhsNumber } else { nil }
         }.first
-        let result = LookupResult(requestId: response.relatesTo ?? "(unknown: decoded from a capture)",
+        let result = LookupResult(requestId: relatesTo ?? "(unknown: decoded from a capture)",
                                   nhsNumber: childNumber, answer: answer, attempts: 1,
                                   completedAt: answer.effectiveTime ?? Date())
         print(String(decoding: result.json(pretty: true), as: UTF8.self))

@@ -33,13 +33,7 @@ struct Spine: ParsableCommand {
             }
             switch response.answer {
             case .records(let answer):
-                let childNumber = answer.plans.lazy.compactMap { plan -> String? in
-                    if case .child(let nhsNumber, _, _) = plan.subject { nhsNumber } else { nil }
-                }.first
-                let result = LookupResult(requestId: response.relatesTo ?? "(unknown: decoded from a capture)",
-                                          nhsNumber: childNumber, answer: answer, attempts: 1,
-                                          completedAt: answer.effectiveTime ?? Date())
-                print(String(decoding: result.json(pretty: true), as: UTF8.self))
+                SMSP.printResult(of: answer, relatesTo: response.relatesTo)
             case .queryActFailed(let reasons):
                 print("query act failed (QUQI_IN010000UK14), answering \(response.acknowledgedID ?? "?"):")
                 reasons.forEach { print("  \($0)") }
