@@ -19,10 +19,7 @@ struct SpineUpstreamTests {
         let spine = try HarnessSpine()
         let rig = try await WorkerRig(maximumAttempts: 2, startWorker: false)
         var configuration = rig.configuration
-        configuration.spine = WorkerConfiguration.SpineSettings(
-            identity: SpineIdentity(endpoint: "https://localhost:\(spine.port)/sync-service", asid: "200000000123",
-                                    spineASID: "999999999999"),
-            tls: try Certificates.client())
+        configuration.spine = try WorkerRig.spineSettings(port: spine.port, path: "/sync-service")
         let worker = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
         let audit = DeliveryInbox()
         try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0, acknowledgement: .automatic),
@@ -68,10 +65,7 @@ struct SpineUpstreamTests {
         let spine = try HarnessSpine()
         let rig = try await WorkerRig(maximumAttempts: 3, startWorker: false)
         var configuration = rig.configuration
-        configuration.spine = WorkerConfiguration.SpineSettings(
-            identity: SpineIdentity(endpoint: "https://localhost:\(spine.port)/sync-service", asid: "200000000123",
-                                    spineASID: "999999999999"),
-            tls: try Certificates.client())
+        configuration.spine = try WorkerRig.spineSettings(port: spine.port, path: "/sync-service")
         configuration.worker.smspTimeout = .milliseconds(500)
         let worker = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
         let silent = try await rig.send(WorkerRig.body("1111111111"))

@@ -15,6 +15,14 @@ final class WorkerRig: Sendable {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
+    /// The worker's settings for Spine's CP-IS at `https://localhost:port` + `path`, over mutual TLS.
+    static func spineSettings(port: Int, path: String) throws -> WorkerConfiguration.SpineSettings {
+        WorkerConfiguration.SpineSettings(
+            identity: SpineIdentity(endpoint: "https://localhost:\(port)\(path)", asid: "200000000123",
+                                    spineASID: "999999999999"),
+            tls: try Certificates.client())
+    }
+
     let topology: WorkerTopology
     let simulator: SMSPSimulator
     let server: SimulatorServer
@@ -68,10 +76,7 @@ final class WorkerRig: Sendable {
         if authorisation.odsCodesByUser != nil { try Self.relayRequests(&configuration) }
         if spine {
             // The worker is the SMSP, and the simulator answers as Spine's CP-IS.
-            configuration.spine = WorkerConfiguration.SpineSettings(
-                identity: SpineIdentity(endpoint: "https://localhost:\(server.port)\(settings.path)", asid: "200000000123",
-                                        spineASID: "999999999999"),
-                tls: try Certificates.client())
+            configuration.spine = try Self.spineSettings(port: server.port, path: settings.path)
         }
         self.configuration = configuration
 
