@@ -160,6 +160,23 @@ func loadFrontDoorSettings(_ yaml: String, environment: [String: String], placeh
     }
 }
 
+/// A systemd unit and its example settings, loaded as the service would with the unit's
+/// environment, its credentials directory (`%d`) standing in a temporary one.
+struct SystemdService<Configuration> {
+    let unit: SystemdUnit
+    let settings: Node
+    let configuration: Configuration
+
+    init(unitFile: String, settingsFile: String,
+         load: (_ settings: String, _ environment: [String: String]) async throws -> Configuration) async throws {
+        let unit = SystemdUnit(try Kit.text(unitFile))
+        let settingsText = try Kit.text(settingsFile)
+        self.unit = unit
+        settings = Node(try Yams.load(yaml: settingsText))
+        configuration = try await withCredentials(of: unit) { try await load(settingsText, $0) }
+    }
+}
+
 /// A systemd unit's environment with its credentials directory (`%d`) standing in a temporary one,
 /// holding a placeholder file for each credential it loads, for as long as `body` runs.
 func withCredentials<Result>(of unit: SystemdUnit, _ body: ([String: String]) async throws -> Result) async throws -> Result {

@@ -37,19 +37,10 @@ struct DeployKitTests {
         }
     }
 
-    /// The systemd unit and the example settings of one instance, loaded as the worker would with
-    /// the unit's environment, its credentials directory (`%d`) standing in a temporary one.
-    struct SystemdInstance {
-        let unit: SystemdUnit
-        let settings: Node
-        let configuration: WorkerConfiguration
-
-        init() async throws {
-            let unit = SystemdUnit(try Kit.text(DeployKitTests.unitFile))
-            let settingsText = try Kit.text(DeployKitTests.systemdSettings)
-            self.unit = unit
-            settings = Node(try Yams.load(yaml: settingsText))
-            configuration = try await withCredentials(of: unit) { try await loadWorkerSettings(settingsText, environment: $0) }
+    /// The systemd unit and the example settings of one instance, loaded as the worker would.
+    static func systemdInstance() async throws -> SystemdService<WorkerConfiguration> {
+        try await SystemdService(unitFile: unitFile, settingsFile: systemdSettings) {
+            try await loadWorkerSettings($0, environment: $1)
         }
     }
 
@@ -57,7 +48,7 @@ struct DeployKitTests {
 
     @Test("systemd waits longer than the grace period plus 10 s, with one SIGTERM, then SIGKILL")
     func systemdStop() async throws {
-        let instance = try await SystemdInstance()
+        let instance = try await Self.systemdInstance()
         let unit = instance.unit
         let grace = instance.configuration.worker.shutdownGracePeriod.inSeconds
         let timeout = try #require((unit.value("Service", "TimeoutStopSec") ?? unit.value("Service", "TimeoutSec"))
@@ -89,7 +80,7 @@ struct DeployKitTests {
 
     @Test("systemd runs the worker as a non-root user on a per-instance settings file")
     func systemdService() async throws {
-        let instance = try await SystemdInstance()
+        let instance = try await Self.systemdInstance()
         let unit = instance.unit
         let user = try #require(unit.value("Service", "User"), "a User of its own")
         #expect(!["root", "0"].contains(user))
@@ -101,7 +92,7 @@ struct DeployKitTests {
 
     @Test("every file systemd's worker reads as a secret is a credential, in %d")
     func systemdCredentials() async throws {
-        let instance = try await SystemdInstance()
+        let instance = try await Self.systemdInstance()
         let unit = instance.unit
         let credentials = unit.credentials
         let environment = unit.environment
@@ -454,19 +445,10 @@ struct FrontDoorDeployKitTests {
         }
     }
 
-    /// The systemd unit and the example settings, loaded as the front door would with the unit's
-    /// environment, its credentials directory (`%d`) standing in a temporary one.
-    struct SystemdHost {
-        let unit: SystemdUnit
-        let settings: Node
-        let configuration: FrontDoorConfiguration
-
-        init() async throws {
-            let unit = SystemdUnit(try Kit.text(FrontDoorDeployKitTests.unitFile))
-            let settingsText = try Kit.text(FrontDoorDeployKitTests.systemdSettings)
-            self.unit = unit
-            settings = Node(try Yams.load(yaml: settingsText))
-            configuration = try await withCredentials(of: unit) { try await loadFrontDoorSettings(settingsText, environment: $0) }
+    /// The systemd unit and the example settings, loaded as the front door would.
+    static func systemdHost() async throws -> SystemdService<FrontDoorConfiguration> {
+        try await SystemdService(unitFile: unitFile, settingsFile: systemdSettings) {
+            try await loadFrontDoorSettings($0, environment: $1)
         }
     }
 
@@ -474,7 +456,7 @@ struct FrontDoorDeployKitTests {
 
     @Test("systemd waits longer than the callers' patience plus 10 s, with one SIGTERM, then SIGKILL")
     func systemdStop() async throws {
-        let host = try await SystemdHost()
+        let host = try await Self.systemdHost()
         let unit = host.unit
         let patience = host.configuration.patience.inSeconds
         let timeout = try #require((unit.value("Service", "TimeoutStopSec") ?? unit.value("Service", "TimeoutSec"))
@@ -510,7 +492,7 @@ struct FrontDoorDeployKitTests {
 
     @Test("systemd runs one front door as a non-root user without capabilities, hardened as the worker is")
     func systemdService() async throws {
-        let host = try await SystemdHost()
+        let host = try await Self.systemdHost()
         let unit = host.unit
         let user = try #require(unit.value("Service", "User"), "a User of its own")
         #expect(!["root", "0"].contains(user))
@@ -543,7 +525,7 @@ struct FrontDoorDeployKitTests {
         #expect(host.configuration.listensOnLoopbackOnly || host.configuration.endpoint?.hasPrefix("https://") == true,
                 "listen.endpoint is the https URL callers are given")
         let monitoring = try #require(host.configuration.monitoring, "monitoring is on")
-        let workerMonitoring = try await DeployKitTests.SystemdInstance().configuration.monitoring
+        let workerMonitoring = try await DeployKitTests.systemdInstance().configuration.monitoring
         #expect(monitoring.port != host.configuration.port, "the monitoring port is not the endpoint's")
         #expect(monitoring.port != workerMonitoring?.port, "the monitoring port is not the workers'")
         #expect(host.configuration.triageQueue == WorkerTopology().triage, "lookups go to the contract's triage queue")
@@ -551,7 +533,7 @@ struct FrontDoorDeployKitTests {
 
     @Test("every file systemd's front door reads as a secret is a credential, in %d")
     func systemdCredentials() async throws {
-        let host = try await SystemdHost()
+        let host = try await Self.systemdHost()
         let credentials = host.unit.credentials
         let environment = host.unit.environment
         for setting in FileSetting.frontDoor {
@@ -719,9 +701,9 @@ struct FrontDoorDeployKitTests {
 
     @Test("the workers allow the front door's broker user every organisation its clients may act for")
     func workersAuthoriseTheFrontDoor() async throws {
-        let systemdWorker = try await DeployKitTests.SystemdInstance().configuration
+        let systemdWorker = try await DeployKitTests.systemdInstance().configuration
         let clusterWorker = try await DeployKitTests.Cluster().configuration
-        let pairs = [("systemd", try await SystemdHost().configuration, systemdWorker),
+        let pairs = [("systemd", try await Self.systemdHost().configuration, systemdWorker),
                      ("Kubernetes", try await Cluster().configuration, clusterWorker)]
         for (platform, frontDoor, worker) in pairs {
             let user = frontDoor.broker.username
