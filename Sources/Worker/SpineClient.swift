@@ -67,11 +67,6 @@ struct SpineClient: Upstream {
                                 maximumRetries: nil, timedOut: error.code == .timeout,
                                 mayHaveReachedCPIS: error.requestMayHaveBeenProcessed)
         }
-        if let findings = validator?.findings(inAnswer: response.body) {
-            // Read leniently all the same: NHS Digital's own answers fail their schemas in places.
-            logger.warning("Spine's \(findings.interaction) fails its schema (read all the same): \(findings.problem)")
-            Counter(label: "cpis_spine_schema_findings_total", dimensions: [("interaction", findings.interaction)]).increment()
-        }
         return classify(response, to: query, about: request.nhsNumber)
     }
 
@@ -83,18 +78,23 @@ struct SpineClient: Upstream {
     /// act, a gateway's 502–504, an answer that cannot be read) may have notified the local
     /// authority: it says so (`mayHaveReachedCPIS`), and is asked again only where the settings allow.
     func classify(_ response: HTTPResponse, to query: SpineRequest, about nhsNumber: NHSNumber) -> SMSPCallOutcome {
-        let unreadable = ResponseCode(code: "SMSP-0002", displayName: "Response message validation error")
         func cannotRead(_ why: String) -> SMSPCallOutcome {
             if [502, 503, 504].contains(response.status) {
                 return .unavailable(message: "HTTP \(response.status) from Spine, no answer: \(why)", responseCode: Self.connectFailure,
                                     maximumRetries: nil, timedOut: false, mayHaveReachedCPIS: true)
             }
-            return .unavailable(message: "HTTP \(response.status) from Spine that cannot be used: \(why)", responseCode: unreadable,
+            return .unavailable(message: "HTTP \(response.status) from Spine that cannot be used: \(why)", responseCode: .responseValidationError,
                                 maximumRetries: 1, timedOut: false, mayHaveReachedCPIS: true)
         }
         let spineResponse: SpineResponse
         do {
-            spineResponse = try SpineResponseReader.read(response.body)
+            let document = try SpineResponseReader.document(response.body)
+            if let findings = validator?.findings(in: document) {
+                // Read leniently all the same: NHS Digital's own answers fail their schemas in places.
+                logger.warning("Spine's \(findings.interaction) fails its schema (read all the same): \(findings.problem)")
+                Counter(label: "cpis_spine_schema_findings_total", dimensions: [("interaction", findings.interaction)]).increment()
+            }
+            spineResponse = try SpineResponseReader.read(document)
         } catch {
             return cannotRead(error.message)
         }
@@ -113,7 +113,7 @@ struct SpineClient: Upstream {
             }
             return .answered(answer, spine: audit(query, spineResponse))
         case .queryActFailed(let reasons) where reasons.contains(where: { notFoundReasons.contains($0.code) }):
-            return .answered(CPISAnswer(responseCode: ResponseCode(code: "CPIS-0001", displayName: "No Match (NRF)"),
+            return .answered(CPISAnswer(responseCode: .noMatch,
                                         totalAccessRecords: 0, totalChildRecords: 0),
                              spine: audit(query, spineResponse))
         case .queryActFailed(let reasons):

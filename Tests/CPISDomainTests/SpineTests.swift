@@ -216,7 +216,7 @@ struct SpineTests {
         let validator = try SpineSchemaValidator(directory: NHSArtefacts.directory)
         let request = try Self.request()
         let harness = try Self.harnessAnswer("REPC_IN000007GB01_sync_template1.xml", to: request)
-        #expect(validator.findings(inAnswer: Array(harness.utf8))?.interaction == "REPC_IN000007GB01")
+        #expect(validator.findings(in: try XMLDocument(parsing: Array(harness.utf8)))?.interaction == "REPC_IN000007GB01")
 
         let addressing = SpineResponseBuilder.Addressing(relatesTo: request.messageID, queryHL7ID: request.hl7MessageID,
                                                          senderASID: "200000000123", spineASID: "999999999999")
@@ -239,7 +239,7 @@ struct SpineTests {
                                                                     qualifier: "ER")], to: addressing),
         ]
         for answer in answers {
-            let findings = validator.findings(inAnswer: Array(answer.utf8))
+            let findings = validator.findings(in: try XMLDocument(parsing: Array(answer.utf8)))
             #expect(findings == nil, "\(findings.map { "\($0.interaction): \($0.problem)" } ?? "")")
             #expect(try SpineResponseReader.read(Array(answer.utf8)).mismatch(with: request) == nil)
         }

@@ -90,13 +90,18 @@ public enum SpineResponseReader {
     public static func read(_ body: some Collection<UInt8>, limits: XMLParsingLimits = .default)
         throws(SMSPResponseError) -> SpineResponse
     {
-        let document: XMLDocument
+        try read(try document(body, limits: limits))
+    }
+
+    /// The answer's XML, for a caller that reads it more than once (schema findings, then ``read(_:)-swift.type.method``).
+    public static func document(_ body: some Collection<UInt8>, limits: XMLParsingLimits = .default)
+        throws(SMSPResponseError) -> XMLDocument
+    {
         do {
-            document = try XMLDocument(parsing: body, limits: limits)
+            return try XMLDocument(parsing: body, limits: limits)
         } catch {
             throw SMSPResponseReader.unreadable(error, body: body)
         }
-        return try read(document)
     }
 
     public static func read(_ document: XMLDocument) throws(SMSPResponseError) -> SpineResponse {
@@ -140,8 +145,7 @@ public enum SpineResponseReader {
             guard let payload = controlAct?.child("subject")?.child("CP-ISNHSQueryResponse") else {
                 throw SMSPResponseReader.malformed("Spine's REPC_IN000007GB01 carries no CP-ISNHSQueryResponse")
             }
-            let success = ResponseCode(code: "SMSP-0000", displayName: "Success")
-            return response(.records(try SMSPResponseReader.readAnswer(payload, responseCode: success)))
+            return response(.records(try SMSPResponseReader.readAnswer(payload, responseCode: .success)))
         case "QUQI_IN010000UK14":
             return response(.queryActFailed(reasons: reasons(interaction)), acknowledgedID: acknowledgedID)
         case "MCCI_IN010000UK13":

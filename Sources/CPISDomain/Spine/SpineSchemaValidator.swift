@@ -6,8 +6,9 @@ import XMLSupport
 /// its rules, and the tests check them.
 public struct SpineSchemaValidator: Sendable {
     private let query: XMLSchema
-    /// Spine's answers' schemas, by interaction: findings on an answer are reported, never refused.
-    private let answers: [String: XMLSchema]
+    /// Spine's answers' schemas, by interaction, in the order they are looked for: findings on an
+    /// answer are reported, never refused.
+    private let answers: [(interaction: String, schema: XMLSchema)]
 
     /// - Parameter directory: a folder holding `cpis-hl7v3-schemas/` as NHS England publishes it.
     public init(directory: URL) throws(XMLError) {
@@ -16,19 +17,17 @@ public struct SpineSchemaValidator: Sendable {
                           normalisingProhibitedAttributeTypes: true)
         }
         query = try schema(SpineConstants.queryInteraction)
-        var answers: [String: XMLSchema] = [:]
-        for name in ["REPC_IN000007GB01", "QUQI_IN010000UK14", "MCCI_IN010000UK13"] { answers[name] = try schema(name) }
+        var answers: [(interaction: String, schema: XMLSchema)] = []
+        for name in ["REPC_IN000007GB01", "QUQI_IN010000UK14", "MCCI_IN010000UK13"] { answers.append((name, try schema(name))) }
         self.answers = answers
     }
 
     /// What Spine's schema finds wrong with an answer's interaction, if anything (wire format §8: read
     /// leniently, so these are logged and counted, never turned into a failed lookup).
-    public func findings(inAnswer bytes: [UInt8]) -> (interaction: String, problem: String)? {
-        guard let document = try? XMLDocument(parsing: bytes),
-              let (name, element) = answers.keys.lazy.compactMap({ name in
-                  Self.descendant(name, in: document.rootElement).map { (name, $0) }
-              }).first,
-              let schema = answers[name]
+    public func findings(in answer: XMLDocument) -> (interaction: String, problem: String)? {
+        guard let (name, schema, element) = answers.lazy.compactMap({ name, schema in
+            answer.rootElement.descendant(named: name).map { (name, schema, $0) }
+        }).first
         else { return nil }
         do {
             try schema.validate(try XMLDocument(copying: element))
@@ -36,14 +35,6 @@ public struct SpineSchemaValidator: Sendable {
         } catch {
             return (name, error.message)
         }
-    }
-
-    private static func descendant(_ name: String, in element: XMLElement) -> XMLElement? {
-        for child in element.childElements {
-            if child.localName == name { return child }
-            if let found = descendant(name, in: child) { return found }
-        }
-        return nil
     }
 
     public func validate(request: SpineRequest) throws(XMLError) {
