@@ -162,19 +162,13 @@ let package = Package(
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "CPISDomain"], swiftSettings: strictSwift),
         .testTarget(name: "XMLSupportTests", dependencies: ["XMLSupport", "TestSupport"], swiftSettings: strictSwift),
         .testTarget(name: "DeployKitTests", dependencies: ["Worker", "FrontDoor", "Settings", "Yams"], swiftSettings: strictSwift),
-        // libFuzzer targets, one per reader of untrusted input: Deploy/fuzz.sh builds them with
-        // -sanitize=fuzzer and runs them; a plain build only compiles and links them.
-        .executableTarget(name: "fuzz-http-request", dependencies: ["HTTPTransport"], path: "Sources/Fuzz/http-request",
-                          swiftSettings: strictSwift),
-        .executableTarget(name: "fuzz-http-response", dependencies: ["HTTPTransport"], path: "Sources/Fuzz/http-response",
-                          swiftSettings: strictSwift),
-        .executableTarget(name: "fuzz-smsp-request", dependencies: ["CPISDomain"], path: "Sources/Fuzz/smsp-request",
-                          swiftSettings: strictSwift),
-        .executableTarget(name: "fuzz-smsp-response", dependencies: ["CPISDomain"], path: "Sources/Fuzz/smsp-response",
-                          swiftSettings: strictSwift),
-        .executableTarget(name: "fuzz-spine-response", dependencies: ["CPISDomain"], path: "Sources/Fuzz/spine-response",
-                          swiftSettings: strictSwift),
-        .executableTarget(name: "fuzz-lookup-json", dependencies: ["CPISDomain"], path: "Sources/Fuzz/lookup-json",
-                          swiftSettings: strictSwift),
     ]
+    // libFuzzer targets, one per reader of untrusted input (folder in Sources/Fuzz, and the module
+    // it reads with): Deploy/fuzz.sh builds them with -sanitize=fuzzer and runs them; a plain build
+    // only compiles and links them.
+    + [("http-request", "HTTPTransport"), ("http-response", "HTTPTransport"), ("smsp-request", "CPISDomain"),
+       ("smsp-response", "CPISDomain"), ("spine-response", "CPISDomain"), ("lookup-json", "CPISDomain")].map { folder, module in
+        .executableTarget(name: "fuzz-\(folder)", dependencies: [.target(name: module)], path: "Sources/Fuzz/\(folder)",
+                          swiftSettings: strictSwift)
+    }
 )

@@ -14,9 +14,16 @@ bin=$(swift build -c release --show-bin-path)
 Deploy/generate-certificates.sh .local/certs >/dev/null
 
 broker_dir=
+# Stops the throwaway broker, if one is running, and removes its data.
+stop_broker() {
+    [[ -n $broker_dir ]] || return 0
+    Deploy/local-broker.sh stop "$broker_dir" >/dev/null 2>&1 || true
+    rm -rf "$broker_dir"
+    broker_dir=
+}
 finish() {
     status=$?
-    [[ -n $broker_dir ]] && { Deploy/local-broker.sh stop "$broker_dir" >/dev/null 2>&1 || true; rm -rf "$broker_dir"; }
+    stop_broker
     exit $status
 }
 trap finish EXIT
@@ -35,9 +42,7 @@ run() {
         source "$broker_dir/env"
         "$bin/cpis-bench" "$@" --broker-pid "$(cat "$broker_dir/rabbitmq.pid")"
         # Stopped here, not only on exit: the next benchmark starts its own node on the same ports.
-        Deploy/local-broker.sh stop "$broker_dir" >/dev/null 2>&1 || true
-        rm -rf "$broker_dir"
-        broker_dir= ;;
+        stop_broker ;;
     *)
         "$bin/cpis-bench" "$@" ;;
     esac

@@ -13,7 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(http-request http-response smsp-request smsp-response spine-response lookup-json)
+# One folder per target in Sources/Fuzz (Package.swift makes fuzz-<folder> of each).
+mapfile -t all_targets < <(ls Sources/Fuzz)
 runs=1000000
 seconds=0
 targets=()
@@ -22,16 +23,19 @@ while (( $# > 0 )); do
         --runs) runs=${2:?--runs N}; shift ;;
         # libFuzzer's -max_total_time; the executions are then unlimited.
         --time) seconds=${2:?--time SECONDS}; runs=-1; shift ;;
-        http-request|http-response|smsp-request|smsp-response|spine-response|lookup-json) targets+=("$1") ;;
-        *) echo "usage: $0 [--runs N | --time SECONDS] [${all_targets[*]}]" >&2; exit 2 ;;
+        *) if [[ " ${all_targets[*]} " != *" $1 "* ]]; then
+               echo "usage: $0 [--runs N | --time SECONDS] [${all_targets[*]}]" >&2; exit 2
+           fi
+           targets+=("$1") ;;
     esac
     shift
 done
 (( ${#targets[@]} > 0 )) || targets=("${all_targets[@]}")
 
 Deploy/install-dependencies.sh
-# The seeds' requests come from the product's own builders.
-swift build --product cpis
+# The seeds' requests come from the product's own builders (built as Deploy/test.sh builds, so
+# that after the tests this is no work).
+swift build --product cpis -Xswiftc -warnings-as-errors
 cpis=$(swift build --show-bin-path)/cpis
 
 # Release code, as deployed, with libFuzzer's coverage and AddressSanitizer. The Swift driver obeys

@@ -306,8 +306,9 @@ public final class HTTPServer: Sendable {
         do throws(IOError) {
             connection = try Connection.accept(socket, peerAddress: address, tls: tls, deadline: .after(limits.readTimeout))
         } catch {
-            if !isStopping { handshakesFailed.add(1, ordering: .relaxed) }
-            if !isStopping, let leftOut = warnings.admit("handshake \(client)") {
+            guard !isStopping else { return }
+            handshakesFailed.add(1, ordering: .relaxed)
+            if let leftOut = warnings.admit("handshake \(client)") {
                 logger.warning("TLS handshake failed; connection dropped\(Self.andMore(leftOut))",
                                metadata: ["peer": "\(address)", "reason": "\(error.detail)"])
             }
