@@ -1,5 +1,9 @@
 /// A queue to declare (idempotently). Recorded by the connection and declared again after every recovery.
 public struct AMQPQueue: Sendable, Hashable {
+    /// RabbitMQ's direct reply-to pseudo-queue: consumed (with automatic acknowledgement) by a
+    /// requester, named in its requests' `reply_to`; the broker routes replies to that channel.
+    public static let directReplyTo = "amq.rabbitmq.reply-to"
+
     public var name: String
     public var durable: Bool
     public var exclusive: Bool

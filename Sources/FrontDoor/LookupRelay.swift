@@ -1,5 +1,6 @@
 import AMQPClient
 import CPISDomain
+import Worker
 import Dispatch
 import Foundation
 import Logging
@@ -88,9 +89,6 @@ final class LookupRelay: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let consuming = Atomic(false)
-    static let directReplyTo = "amq.rabbitmq.reply-to"
-    /// The workers' deadline header (epoch milliseconds).
-    static let deadlineHeader = "x-cpis-deadline"
 
     init(connection: AMQPConnection, triageQueue: String, brokerUser: String, resendWindow: Duration, logger: Logger) {
         self.connection = connection
@@ -104,7 +102,7 @@ final class LookupRelay: Sendable {
     var isReady: Bool { consuming.load(ordering: .acquiring) && connection.isConnected }
 
     func start() async throws(AMQPError) {
-        try await connection.consume(AMQPConsumer(queue: Self.directReplyTo, tag: "front-door-replies", prefetch: 0,
+        try await connection.consume(AMQPConsumer(queue: AMQPQueue.directReplyTo, tag: "front-door-replies", prefetch: 0,
                                                   acknowledgement: .automatic)) { [self] delivery in received(delivery) }
         consuming.store(true, ordering: .releasing)
     }
@@ -134,9 +132,6 @@ final class LookupRelay: Sendable {
         return .answered(result, resent: !isNew)
     }
 
-    /// How many messages are remembered (for the tests and the metrics).
-    var rememberedMessages: Int { state.withLock { $0.entries.count } }
-
     // MARK: -
 
     private func publish(_ request: LookupRequest, entry: LookupRelay.Entry, deadline: Date) {
@@ -148,8 +143,8 @@ final class LookupRelay: Sendable {
         // the queue at the same moment.
         let message = AMQPMessage(body: request.json(), properties: AMQPProperties(
             contentType: "application/json",
-            headers: [Self.deadlineHeader: .int(Int64((deadline.timeIntervalSince1970 * 1000).rounded(.down)))],
-            correlationId: entry.messageID, replyTo: Self.directReplyTo, expiration: String(patience),
+            headers: [LookupIntake.deadlineHeader: .int(Int64((deadline.timeIntervalSince1970 * 1000).rounded(.down)))],
+            correlationId: entry.messageID, replyTo: AMQPQueue.directReplyTo, expiration: String(patience),
             messageId: entry.messageID, userId: brokerUser))
         connection.publish(message, routingKey: triageQueue, mandatory: true) { [self] published in
             guard case .failure(let error) = published else { return }

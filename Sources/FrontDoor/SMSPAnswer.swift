@@ -52,9 +52,7 @@ enum SMSPAnswer {
     }
 
     static func clientFault(_ problems: [String]) -> HTTPResponse {
-        fault(SOAPFault(faultCode: "soap:Client", faultString: "A client related error has occurred, see detail element",
-                        errorID: FreshUUID.string(), errorCode: "1000", errorText: "Invalid message",
-                        errorDiagnosticText: problems.joined(separator: "; ")))
+        fault(.client(problems: problems))
     }
 
     private static func answer(_ answer: CPISAnswer, relatesTo: String, senderODSCode: String) -> HTTPResponse {

@@ -160,10 +160,7 @@ public final class SMSPSimulator: Sendable {
     }
 
     private func clientFault(_ problems: [String]) -> SimulatorReply {
-        .respond(status: 500, contentType: Self.xmlContentType, body: SMSPResponseBuilder.soapFault(SOAPFault(
-            faultCode: "soap:Client", faultString: "A client related error has occurred, see detail element",
-            errorID: FreshUUID.string(), errorCode: "1000", errorText: "Invalid message",
-            errorDiagnosticText: problems.joined(separator: "; "))))
+        .respond(status: 500, contentType: Self.xmlContentType, body: SMSPResponseBuilder.soapFault(.client(problems: problems)))
     }
 
     private static func wrongPayload(relatesTo: String) -> String {

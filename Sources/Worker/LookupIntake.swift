@@ -52,9 +52,11 @@ public struct Authorisation: Sendable, Hashable {
 }
 
 /// The checks every request passes before anything is sent: contract shape, authorisation, deadline.
-struct LookupIntake: Sendable {
+public struct LookupIntake: Sendable {
     static let attemptsHeader = "x-cpis-attempts"
-    static let deadlineHeader = "x-cpis-deadline"
+    /// The request's deadline in epoch milliseconds, where `expiration` cannot say it exactly (it
+    /// counts from the broker's receipt; `timestamp` is whole seconds): set by the front door and on retries.
+    public static let deadlineHeader = "x-cpis-deadline"
     /// On a retry whose earlier attempt may have reached CP-IS.
     static let possibleRepeatHeader = "x-cpis-possible-repeat"
     /// What a request whose deadline passed before it was sent is answered (here, or just before the send).

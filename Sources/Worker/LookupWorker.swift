@@ -57,7 +57,6 @@ public final class LookupWorker: Sendable {
     }
 
     private var topology: WorkerTopology { settings.topology }
-    private static let directReplyTo = "amq.rabbitmq.reply-to"
 
     // MARK: Starting and stopping
 
@@ -460,7 +459,7 @@ public final class LookupWorker: Sendable {
     /// worker killed between the broker's confirm and its acknowledgement answers again on the
     /// next delivery), so a receiver recognises a repeated result by it.
     private func resultMessage(_ result: LookupResult, correlationId: String?, replyTo: String?) -> AMQPMessage {
-        let direct = replyTo?.hasPrefix(Self.directReplyTo) ?? false
+        let direct = replyTo?.hasPrefix(AMQPQueue.directReplyTo) ?? false
         return AMQPMessage(body: result.json(), properties: AMQPProperties(
             contentType: "application/json", persistent: !direct, correlationId: correlationId ?? result.requestId,
             messageId: "\(result.requestId)/result", timestamp: Date(), type: "cpis.lookup.result"))
@@ -514,7 +513,7 @@ public final class LookupWorker: Sendable {
         let fallback = outgoing.exchange.isEmpty && outgoing.routingKey != topology.results
             && outgoing.routingKey != topology.dead
         // RabbitMQ returns every mandatory publish to a direct reply-to address, delivered or not.
-        let mandatory = !outgoing.routingKey.hasPrefix(Self.directReplyTo)
+        let mandatory = !outgoing.routingKey.hasPrefix(AMQPQueue.directReplyTo)
         connection.publish(outgoing.message, exchange: outgoing.exchange, routingKey: outgoing.routingKey,
                            mandatory: mandatory) { [self] result in
             switch result {

@@ -80,7 +80,7 @@ public struct ParkedRequest: Sendable {
         properties.headers[Header.replayOf] = .string(original)
         properties.correlationId = properties.correlationId ?? original
         properties.messageId = "\(original)/replay-\(FreshUUID.string().prefix(8).lowercased())"
-        if properties.replyTo?.hasPrefix("amq.rabbitmq.reply-to") == true { properties.replyTo = nil }
+        if properties.replyTo?.hasPrefix(AMQPQueue.directReplyTo) == true { properties.replyTo = nil }
         properties.expiration = nil
         properties.timestamp = Date()
         replayed.properties = properties

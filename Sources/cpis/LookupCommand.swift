@@ -34,7 +34,7 @@ struct LookupCommand: AsyncParsableCommand {
         let logger = Logger(label: "cpis.lookup")
         let connection = try await AMQPConnection.connect(configuration, logger: logger)
         let replies = AsyncStream<AMQPDelivery>.makeStream()
-        try await connection.consume(AMQPConsumer(queue: "amq.rabbitmq.reply-to", tag: "reply", prefetch: 0,
+        try await connection.consume(AMQPConsumer(queue: AMQPQueue.directReplyTo, tag: "reply", prefetch: 0,
                                                   acknowledgement: .automatic)) { replies.continuation.yield($0) }
         let request = LookupRequest(
             nhsNumber: nhsNumber,
@@ -44,7 +44,7 @@ struct LookupCommand: AsyncParsableCommand {
                                                           name: PersonName(given: "Local", family: "Tester")))))
         let requestId = FreshUUID.string()
         try await connection.publish(AMQPMessage(body: request.json(), properties: AMQPProperties(
-            contentType: "application/json", replyTo: "amq.rabbitmq.reply-to", expiration: String(timeout * 1000),
+            contentType: "application/json", replyTo: AMQPQueue.directReplyTo, expiration: String(timeout * 1000),
             messageId: requestId, timestamp: Date(), userId: configuration.username)),
             routingKey: lane == "batch" ? "cpis.lookup.batch" : "cpis.lookup.triage", mandatory: true)
         let answer = await withTaskGroup(of: AMQPDelivery?.self) { group in

@@ -73,6 +73,14 @@ public struct SOAPFault: Sendable, Hashable, CustomStringConvertible {
         self.errorDiagnosticText = errorDiagnosticText
     }
 
+    /// The NHS test tool's Client fault for a request with these problems (error 1000, "Invalid
+    /// message"), as the simulator and the front door answer one.
+    public static func client(problems: [String]) -> SOAPFault {
+        SOAPFault(faultCode: "soap:Client", faultString: "A client related error has occurred, see detail element",
+                  errorID: FreshUUID.string(), errorCode: "1000", errorText: "Invalid message",
+                  errorDiagnosticText: problems.joined(separator: "; "))
+    }
+
     /// A Client fault means our request was at fault: permanent.
     public var isClientFault: Bool {
         faultCode.split(separator: ":").last.map { $0.hasPrefix("Client") } ?? false
