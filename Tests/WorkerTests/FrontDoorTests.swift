@@ -120,7 +120,7 @@ struct FrontDoorTests {
     func fullAnswer(nhsNumber: String) async throws {
         let rig = try await FrontDoorRig()
         let (_, response, body) = try await rig.ask(nhsNumber)
-        let validator = try SMSPSchemaValidator(directory: try #require(Self.nhsSchemas))
+        let validator = try SMSPAnswerValidator(directory: try #require(Self.nhsSchemas))
         #expect(throws: Never.self) { try validator.validate(answer: body) }
 
         let answer = response.answer

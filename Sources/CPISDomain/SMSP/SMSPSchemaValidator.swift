@@ -1,9 +1,9 @@
 import Foundation
 import XMLSupport
 
-/// Validates SMSP requests and answers against the NHS schemas: the Distribution Envelope against
-/// ITK's `distributionEnvelope-v2-0.xsd`, a query payload against CP-IS's `QUPC_MT000006GB01.xsd`,
-/// an answer's payload against `REPC_MT000007GB01.xsd`.
+/// Validates SMSP requests against the NHS schemas: the Distribution Envelope against ITK's
+/// `distributionEnvelope-v2-0.xsd`, a query payload against CP-IS's `QUPC_MT000006GB01.xsd`
+/// (``SMSPAnswerValidator`` does answers).
 ///
 /// The schema folder is a setting, so an operator can switch on validation of live traffic as well
 /// as the tests using it. The HL7 schemas are normalised on load (see ``XMLSchema``): libxml2 does
@@ -11,7 +11,6 @@ import XMLSupport
 public struct SMSPSchemaValidator: Sendable {
     private let distributionEnvelope: XMLSchema
     private let queryPayload: XMLSchema
-    private let answerPayload: XMLSchema
 
     /// - Parameter directory: a folder holding `itk-schemas/` and `cpis-hl7v3-schemas/` as NHS England
     ///   publishes them (in this repository's workspace: `../shared/nhs`).
@@ -21,9 +20,6 @@ public struct SMSPSchemaValidator: Sendable {
         queryPayload = try XMLSchema(
             contentsOf: directory.appending(path: "cpis-hl7v3-schemas/Schemas/QUPC_MT000006GB01.xsd"),
             normalisingProhibitedAttributeTypes: true)
-        answerPayload = try XMLSchema(
-            contentsOf: directory.appending(path: "cpis-hl7v3-schemas/Schemas/REPC_MT000007GB01.xsd"),
-            normalisingProhibitedAttributeTypes: true)
     }
 
     /// Throws the schema errors (with line numbers) of a request built by ``SMSPRequestBuilder``.
@@ -32,19 +28,8 @@ public struct SMSPSchemaValidator: Sendable {
         try queryPayload.validate(try XMLDocument(copying: payload))
     }
 
-    /// Throws the schema errors of an SMSP answer (a SOAP response). The SMSP's response code
-    /// (`value`) is an addition REPC_MT000007GB01 does not have (wire format, section 4): it is taken
-    /// out before the payload is validated.
-    public func validate(answer body: some Collection<UInt8>) throws(XMLError) {
-        let payload = try XMLDocument(copying: try distributionEnvelopePayload(of: body))
-        if let code = payload.rootElement.childElements.first(where: { $0.localName == "value" }) {
-            _ = payload.rootElement.removeChild(code)
-        }
-        try answerPayload.validate(payload)
-    }
-
     /// Validates the SOAP Body's Distribution Envelope; returns its payload.
-    private func distributionEnvelopePayload(of soap: some Collection<UInt8>) throws(XMLError) -> XMLElement {
+    func distributionEnvelopePayload(of soap: some Collection<UInt8>) throws(XMLError) -> XMLElement {
         let document = try XMLDocument(parsing: soap)
         guard let body = document.rootElement.childElements.first(where: { $0.localName == "Body" }),
               let envelope = body.childElements.first(where: { $0.localName == "DistributionEnvelope" })
@@ -58,5 +43,32 @@ public struct SMSPSchemaValidator: Sendable {
             throw XMLError(code: .schemaInvalid, message: "the Distribution Envelope carries no payload")
         }
         return payload
+    }
+}
+
+/// Validates SMSP answers (the front door's, the simulator's) against the NHS schemas: the
+/// Distribution Envelope, and the payload against CP-IS's `REPC_MT000007GB01.xsd`. Apart from
+/// ``SMSPSchemaValidator`` so that a worker validating its requests does not compile it at start.
+public struct SMSPAnswerValidator: Sendable {
+    private let envelope: SMSPSchemaValidator
+    private let answerPayload: XMLSchema
+
+    /// - Parameter directory: as for ``SMSPSchemaValidator``.
+    public init(directory: URL) throws(XMLError) {
+        envelope = try SMSPSchemaValidator(directory: directory)
+        answerPayload = try XMLSchema(
+            contentsOf: directory.appending(path: "cpis-hl7v3-schemas/Schemas/REPC_MT000007GB01.xsd"),
+            normalisingProhibitedAttributeTypes: true)
+    }
+
+    /// Throws the schema errors of an SMSP answer (a SOAP response). The SMSP's response code
+    /// (`value`) is an addition REPC_MT000007GB01 does not have (wire format, section 4): it is taken
+    /// out before the payload is validated.
+    public func validate(answer body: some Collection<UInt8>) throws(XMLError) {
+        let payload = try XMLDocument(copying: try envelope.distributionEnvelopePayload(of: body))
+        if let code = payload.rootElement.childElements.first(where: { $0.localName == "value" }) {
+            _ = payload.rootElement.removeChild(code)
+        }
+        try answerPayload.validate(payload)
     }
 }
