@@ -143,15 +143,21 @@ public final class SMSPSimulator: Sendable {
     /// A success answer about another dataset patient than the one asked about: a child's plan, or
     /// an unborn child's plan (identified by its mother).
     private func crossedAnswer(asked: NHSNumber, unborn: Bool, relatesTo: String, time: Date) -> SimulatorReply {
-        let other = dataset.plansByNHSNumber.sorted { $0.key < $1.key }.first { number, plans in
-            number != asked.digits && plans.contains { plan in
-                if case .unbornChild = plan.subject { unborn } else { !unborn }
-            }
+        guard let plans = crossedPlans(asked: asked, unborn: unborn) else {
+            return clientFault(["the dataset has no other patient to cross with"])
         }
-        guard let plans = other?.value else { return clientFault(["the dataset has no other patient to cross with"]) }
         return answer(CPISAnswer(responseCode: ResponseCode.success, effectiveTime: time, plans: plans,
                                  totalAccessRecords: 0, totalChildRecords: plans.count),
                       relatesTo: relatesTo)
+    }
+
+    /// Another dataset patient's plans than the one asked about: a child's, or an unborn child's.
+    func crossedPlans(asked: NHSNumber, unborn: Bool) -> [ProtectionPlan]? {
+        dataset.plansByNHSNumber.sorted { $0.key < $1.key }.first { number, plans in
+            number != asked.digits && plans.contains { plan in
+                if case .unbornChild = plan.subject { unborn } else { !unborn }
+            }
+        }?.value
     }
 
     private func answer(_ answer: CPISAnswer, relatesTo: String) -> SimulatorReply {

@@ -56,7 +56,8 @@ extension SMSPSimulator {
         default: break
         }
         let time = now()
-        switch nextStep(for: nhsNumber.digits) {
+        let step = nextStep(for: nhsNumber.digits)
+        switch step {
         case .fault(.http503):
             return .respond(status: 503, contentType: "text/plain; charset=utf-8", body: "503 Service Unavailable\n")
         case .fault(.soapServerFault):
@@ -76,9 +77,11 @@ extension SMSPSimulator {
             other.relatesTo = "uuid:\(FreshUUID.string())"
             return spineAnswer(query, nhsNumber, other, time)
         case .fault(.crossedRecord), .fault(.crossedUnbornRecord):
-            // Another dataset patient's records, as an answer to this query.
-            let other = dataset.plansByNHSNumber.sorted { $0.key < $1.key }.first { $0.key != nhsNumber.digits }
-            guard let plans = other?.value else { return spineAnswer(query, nhsNumber, addressing, time) }
+            // Another dataset patient's records (a child's, or an unborn child's), as an answer to this query.
+            let unborn = if case .fault(.crossedUnbornRecord) = step { true } else { false }
+            guard let plans = crossedPlans(asked: nhsNumber, unborn: unborn) else {
+                return spineAnswer(query, nhsNumber, addressing, time)
+            }
             return xml(SpineResponseBuilder.records(CPISAnswer(
                 responseCode: ResponseCode.success, effectiveTime: time, plans: plans, totalAccessRecords: 0,
                 totalChildRecords: plans.count), to: addressing, at: time))
