@@ -53,23 +53,34 @@ public enum BrokerEnvironment {
         "test.\(purpose).\(UUID().uuidString.prefix(8).lowercased())"
     }
 
-    /// Runs `rabbitmqctl` against the test node and returns what it printed.
+    /// Runs `rabbitmqctl` against the test node and returns what it printed. Exit status 69 (the
+    /// command line tool could not reach the node, seen now and then on a busy machine) is tried
+    /// again, twice, a second apart; any other failure throws with what the tool said.
     @discardableResult
     public static func ctl(_ arguments: String...) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: rabbitmqctl)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        var attempt = 1
+        while true {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: rabbitmqctl)
+            process.arguments = arguments
+            let output = Pipe()
+            let errors = Pipe()
+            process.standardOutput = output
+            process.standardError = errors
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            let said = errors.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            if process.terminationStatus == 0 { return String(decoding: data, as: UTF8.self) }
+            if process.terminationStatus == 69, attempt < 3 {
+                attempt += 1
+                Thread.sleep(forTimeInterval: 1)
+                continue
+            }
             throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey:
-                "rabbitmqctl \(arguments.joined(separator: " ")) exited \(process.terminationStatus)"])
+                "rabbitmqctl \(arguments.joined(separator: " ")) exited \(process.terminationStatus): "
+                + String(decoding: said, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)])
         }
-        return String(decoding: data, as: UTF8.self)
     }
 
     /// The messages left in a queue, counted from a fresh connection so that whatever the test's own
