@@ -128,7 +128,8 @@ public final class HTTPClient: Sendable {
             } catch {
                 throw .io(error)
             }
-            (response, reusable) = try readResponse(answering: request.method, from: connection, parser: &parser, deadline: deadline)
+            (response, reusable) = try parser.readResponse(answering: request.method, from: connection,
+                                                           maximumBodyBytes: maximumResponseBodyBytes, deadline: deadline)
         } catch {
             connection.close()
             throw describe(error, endpoint: endpoint, timeout: timeout, isReused: isReused)
@@ -157,24 +158,6 @@ public final class HTTPClient: Sendable {
 
     /// Reads the response, skipping interim (1xx) ones, and says whether the connection can carry
     /// another request.
-    private func readResponse(answering method: String, from connection: Connection, parser: inout HTTPParser,
-                              deadline: Deadline) throws(HTTPParser.Failure) -> (HTTPResponse, reusable: Bool) {
-        while true {
-            guard let head = try parser.readHead(from: connection, deadline: deadline) else { throw .truncated }
-            let line = try HTTPParser.statusLine(head)
-            if (100..<200).contains(line.status) {
-                // 101 Switching Protocols would hand the connection to another protocol: never asked for.
-                guard line.status != 101 else { throw .malformed("unexpected 101 Switching Protocols") }
-                continue
-            }
-            let framing = try HTTPParser.responseFraming(status: line.status, requestMethod: method, headers: head.headers)
-            let body = try parser.readBody(framing, limit: maximumResponseBodyBytes, from: connection, deadline: deadline)
-            let response = HTTPResponse(status: line.status, reason: line.reason, headers: head.headers, body: body)
-            let reusable = framing != .untilClose && HTTPParser.keepsAlive(version: line.version, headers: head.headers)
-            return (response, reusable)
-        }
-    }
-
     private func describe(_ failure: HTTPParser.Failure, endpoint: HTTPEndpoint, timeout: Duration, isReused: Bool) -> HTTPTransportError {
         let server = endpoint.authority
         switch failure {

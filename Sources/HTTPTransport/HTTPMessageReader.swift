@@ -16,14 +16,11 @@ package enum HTTPMessageReader {
         var parser = HTTPParser(maximumHeadBytes: limits.maximumHeaderBytes)
         var requests: [HTTPRequest] = []
         do throws(HTTPParser.Failure) {
-            // HTTPServer.readRequest's steps, less the "100 Continue" it may write.
-            while let head = try parser.readHead(from: source, deadline: .none) {
-                let line = try HTTPParser.requestLine(head)
-                let framing = try HTTPParser.requestFraming(head.headers)
-                if case .length(let length) = framing, length > limits.maximumBodyBytes { throw .bodyTooLarge }
-                let body = try parser.readBody(framing, limit: limits.maximumBodyBytes, from: source, deadline: .none)
-                requests.append(HTTPRequest(method: line.method, target: line.target, headers: head.headers, body: body))
-                guard HTTPParser.keepsAlive(version: line.version, headers: head.headers) else { break }
+            // As HTTPServer reads, with no "100 Continue" to write.
+            while let received = try parser.readRequest(from: source, maximumBodyBytes: limits.maximumBodyBytes,
+                                                        deadline: .none, sendContinue: {}) {
+                requests.append(received.request)
+                guard received.keepAlive else { break }
             }
         } catch {
             return (requests, error)
@@ -42,18 +39,8 @@ package enum HTTPMessageReader {
         let source = MemorySource(bytes, readSize: readSize)
         var parser = HTTPParser(maximumHeadBytes: maximumHeadBytes)
         do throws(HTTPParser.Failure) {
-            // HTTPClient.readResponse's steps.
-            while true {
-                guard let head = try parser.readHead(from: source, deadline: .none) else { throw .truncated }
-                let line = try HTTPParser.statusLine(head)
-                if (100..<200).contains(line.status) {
-                    guard line.status != 101 else { throw .malformed("unexpected 101 Switching Protocols") }
-                    continue
-                }
-                let framing = try HTTPParser.responseFraming(status: line.status, requestMethod: method, headers: head.headers)
-                let body = try parser.readBody(framing, limit: maximumBodyBytes, from: source, deadline: .none)
-                return .success(HTTPResponse(status: line.status, reason: line.reason, headers: head.headers, body: body))
-            }
+            return .success(try parser.readResponse(answering: method, from: source, maximumBodyBytes: maximumBodyBytes,
+                                                    deadline: .none).response)
         } catch {
             return .failure(error)
         }

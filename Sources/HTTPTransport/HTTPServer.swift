@@ -294,12 +294,6 @@ public final class HTTPServer: Sendable {
         case keepOpen, ended
     }
 
-    /// A request and what its head says about the connection.
-    private struct Received {
-        let request: HTTPRequest
-        let keepAlive: Bool
-        let isHTTP10: Bool
-    }
 
     private func serve(_ socket: Socket, client: String, address: String, handler: @Sendable (HTTPRequest, HTTPPeer) -> HTTPServerReply) {
         let connection: Connection
@@ -334,7 +328,7 @@ public final class HTTPServer: Sendable {
             connection.close()
             return .ended
         }
-        let received: Received
+        let received: HTTPParser.ReceivedRequest
         do throws(HTTPParser.Failure) {
             guard let request = try readRequest(from: connection, parser: &parser) else {
                 connection.close()
@@ -365,28 +359,20 @@ public final class HTTPServer: Sendable {
     }
 
     /// The next request, or `nil` if the client closed the connection cleanly between requests.
-    private func readRequest(from connection: Connection, parser: inout HTTPParser) throws(HTTPParser.Failure) -> Received? {
+    private func readRequest(from connection: Connection, parser: inout HTTPParser)
+        throws(HTTPParser.Failure) -> HTTPParser.ReceivedRequest? {
         let deadline = Deadline.after(limits.readTimeout)
-        guard let head = try parser.readHead(from: connection, deadline: deadline) else { return nil }
-        let line = try HTTPParser.requestLine(head)
-        let framing = try HTTPParser.requestFraming(head.headers)
-        if case .length(let length) = framing, length > limits.maximumBodyBytes { throw .bodyTooLarge }
-        // A client that asked may wait for this before sending the body (curl does for large bodies).
-        if framing != .none, line.version == "HTTP/1.1", head.headers.contains("Expect", token: "100-continue"),
-           !parser.hasBufferedBytes {
+        return try parser.readRequest(from: connection, maximumBodyBytes: limits.maximumBodyBytes, deadline: deadline) {
+            () throws(HTTPParser.Failure) in
             do throws(IOError) {
                 try connection.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8), deadline: deadline)
             } catch {
                 throw .io(error)
             }
         }
-        let body = try parser.readBody(framing, limit: limits.maximumBodyBytes, from: connection, deadline: deadline)
-        return Received(request: HTTPRequest(method: line.method, target: line.target, headers: head.headers, body: body),
-                        keepAlive: HTTPParser.keepsAlive(version: line.version, headers: head.headers),
-                        isHTTP10: line.version == "HTTP/1.0")
     }
 
-    private func respond(_ response: HTTPResponse, to received: Received, on connection: Connection) -> Outcome {
+    private func respond(_ response: HTTPResponse, to received: HTTPParser.ReceivedRequest, on connection: Connection) -> Outcome {
         let closing = !received.keepAlive || response.headers.contains("Connection", token: "close") || isStopping
         let bytes: [UInt8]
         switch HTTPSerializer.response(response, answeringHEAD: received.request.method == "HEAD", closing: closing,
