@@ -254,7 +254,7 @@ struct SpineMappingTests {
         ]
         for (index, (status, body)) in answers.enumerated() {
             guard case .unavailable(_, let code, _, _, let mayHaveReachedCPIS) = try Self.outcome(status: status, body) else {
-                Issue.record("not unavailable")
+                Issue.record("not unavailable: \(try Self.outcome(status: status, body))")
                 continue
             }
             #expect(code?.code == "CPIS-9999")

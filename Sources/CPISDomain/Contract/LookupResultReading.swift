@@ -36,12 +36,12 @@ extension LookupResult {
         switch try subjectFields.string("kind") {
         case "child":
             subject = .child(nhsNumber: try subjectFields.optionalString("nhsNumber"),
-                             name: try subjectFields.optionalObject("name").map(name),
+                             name: try subjectFields.optionalObject("name").map(PersonName.init(json:)),
                              birthDate: try date(subjectFields, "birthDate"))
         case "unborn-child":
             let mother = try subjectFields.object("mother")
             subject = .unbornChild(mother: PlanSubject.Mother(
-                nhsNumber: try mother.optionalString("nhsNumber"), name: try mother.optionalObject("name").map(name),
+                nhsNumber: try mother.optionalString("nhsNumber"), name: try mother.optionalObject("name").map(PersonName.init(json:)),
                 birthDate: try date(mother, "birthDate")))
         case let other:
             throw ContractError("subject.kind '\(other)' is not child or unborn-child")
@@ -62,7 +62,7 @@ extension LookupResult {
         }
         let author = try access.optionalObject("author").map { fields throws(ContractError) -> AccessRecord.Author in
             // The name's parts where the result has them, else its display form as a whole.
-            var name = try fields.optionalObject("nameParts").map(name)
+            var name = try fields.optionalObject("nameParts").map(PersonName.init(json:))
             if name == nil, let text = try fields.optionalString("name") { name = PersonName(family: text) }
             let jobRole = try fields.optionalString("jobRole").map { displayName throws(ContractError) in
                 JobRole(code: try fields.optionalString("jobRoleCode") ?? "", displayName: displayName)
@@ -74,11 +74,6 @@ extension LookupResult {
             }
         }
         return AccessRecord(accessedAt: try timestamp(access, "accessedAt"), organisation: organisation, author: author)
-    }
-
-    private static func name(_ fields: JSONFields) throws(ContractError) -> PersonName {
-        PersonName(prefix: try fields.optionalString("prefix"), given: try fields.optionalString("given"),
-                   family: try fields.optionalString("family"))
     }
 
     private static func timestamp(_ fields: JSONFields, _ key: String) throws(ContractError) -> Date {

@@ -6,10 +6,6 @@ extension Requester {
         func jobRole(_ fields: JSONFields) throws(ContractError) -> JobRole {
             JobRole(code: try fields.string("code"), displayName: try fields.string("displayName"))
         }
-        func name(_ fields: JSONFields) throws(ContractError) -> PersonName {
-            PersonName(prefix: try fields.optionalString("prefix"), given: try fields.optionalString("given"),
-                       family: try fields.optionalString("family"))
-        }
         let organisationFields = try fields.object("organisation")
         let organisation = Organisation(odsCode: try organisationFields.string("odsCode"),
                                         name: try organisationFields.string("name"))
@@ -17,13 +13,13 @@ extension Requester {
         case (let user?, nil):
             self.init(organisation: organisation, author: .user(UserAuthor(
                 sdsUserId: try user.string("sdsUserId"), sdsRoleProfileId: try user.optionalString("sdsRoleProfileId"),
-                jobRole: try jobRole(try user.object("jobRole")), name: try name(try user.object("name")))))
+                jobRole: try jobRole(try user.object("jobRole")), name: try PersonName(json: try user.object("name")))))
         case (nil, let system?):
             let person = try system.object("nominatedPerson")
             self.init(organisation: organisation, author: .system(SystemAuthor(
                 asid: try system.string("asid"),
                 nominatedPerson: NominatedPerson(jobRole: try jobRole(try person.object("jobRole")),
-                                                 name: try name(try person.object("name"))))))
+                                                 name: try PersonName(json: try person.object("name"))))))
         case (nil, nil):
             throw ContractError("requester needs either \"user\" (a person) or \"system\" (an unattended system)")
         case (.some, .some):
@@ -74,5 +70,13 @@ extension JSONWriter {
                 }
             }
         }
+    }
+}
+
+extension PersonName {
+    /// Reads the contract's `name` object (prefix, given and family, each optional).
+    init(json fields: JSONFields) throws(ContractError) {
+        self.init(prefix: try fields.optionalString("prefix"), given: try fields.optionalString("given"),
+                  family: try fields.optionalString("family"))
     }
 }

@@ -118,3 +118,13 @@ public struct Requester: Sendable, Hashable {
         return missing
     }
 }
+
+extension Requester {
+    /// This requester, its system author given `asid` if it has none (a system asks as the
+    /// deployment sending its query): as the SMSP and the Spine request builders both do.
+    func withSystemASID(ifMissing asid: String) -> Requester {
+        guard case .system(var system) = author, system.asid.isEmpty else { return self }
+        system.asid = asid
+        return Requester(organisation: organisation, author: .system(system))
+    }
+}

@@ -55,7 +55,7 @@ public struct SMSPRequestBuilder: Sendable {
 
     public func build(nhsNumber: NHSNumber, requester: Requester, at now: Date = Date(),
                       ids: SMSPMessageIDs = .random()) throws(SMSPRequestError) -> SMSPRequest {
-        let requester = withDefaultSystemASID(requester)
+        let requester = identity.asid.map(requester.withSystemASID(ifMissing:)) ?? requester
         let missing = requester.missingMandatoryFields()
         guard missing.isEmpty else { throw SMSPRequestError(missingFields: missing) }
 
@@ -161,13 +161,5 @@ public struct SMSPRequestBuilder: Sendable {
 
     static func name(_ name: PersonName) -> XMLMarkup {
         "<name>\(element: "prefix", name.prefix)\(element: "given", name.given)\(element: "family", name.family)</name>"
-    }
-
-    private func withDefaultSystemASID(_ requester: Requester) -> Requester {
-        guard case .system(var system) = requester.author, system.asid.isEmpty, let asid = identity.asid else {
-            return requester
-        }
-        system.asid = asid
-        return Requester(organisation: requester.organisation, author: .system(system))
     }
 }

@@ -45,10 +45,10 @@ public enum SpineConstants {
 
 /// A CP-IS query ready to send to Spine.
 public struct SpineRequest: Sendable, Hashable {
-    /// `wsa:MessageID`: `uuid:` and an upper-case UUID (41 characters, as Spine checks).
-    public let messageID: String
-    /// The HL7 transmission wrapper's `id/@root` (the same UUID): QUQI and MCCI answers name it.
+    /// The HL7 transmission wrapper's `id/@root`, an upper-case UUID: QUQI and MCCI answers name it.
     public let hl7MessageID: String
+    /// `wsa:MessageID`: `uuid:` and the same UUID (41 characters, as Spine checks).
+    public var messageID: String { "uuid:\(hl7MessageID)" }
     public let soapAction = SpineConstants.queryAction
     /// The SOAP 1.1 envelope, UTF-8.
     public let body: String
@@ -69,11 +69,7 @@ public struct SpineRequestBuilder: Sendable {
     public func build(nhsNumber: NHSNumber, requester: Requester, at now: Date = Date(), id: String = FreshUUID.string(),
                       queryID: String = FreshUUID.string()) throws(SMSPRequestError) -> SpineRequest {
         // A system author without an ASID asks as this deployment (open question 3 of the wire document).
-        var requester = requester
-        if case .system(var system) = requester.author, system.asid.isEmpty {
-            system.asid = identity.asid
-            requester = Requester(organisation: requester.organisation, author: .system(system))
-        }
+        let requester = requester.withSystemASID(ifMissing: identity.asid)
         let missing = requester.missingMandatoryFields()
         guard missing.isEmpty else { throw SMSPRequestError(missingFields: missing) }
         let messageID = "uuid:\(id)"
@@ -117,7 +113,7 @@ public struct SpineRequestBuilder: Sendable {
             </SOAP-ENV:Body>
             </SOAP-ENV:Envelope>
             """
-        return SpineRequest(messageID: messageID, hl7MessageID: id, body: envelope.text, author: requester)
+        return SpineRequest(hl7MessageID: id, body: envelope.text, author: requester)
     }
 
     private static func device(_ asid: String) -> XMLMarkup {

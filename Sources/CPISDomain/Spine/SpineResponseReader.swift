@@ -67,13 +67,13 @@ public struct SpineResponse: Sendable, Hashable {
         case .fault, .messagingError: return nil
         case .records, .queryActFailed, .acknowledgement: break
         }
-        let ourMessage = String(request.messageID.dropFirst("uuid:".count)).uppercased()
-        let ourHL7ID = request.hl7MessageID.uppercased()
-        if let relatesTo, relatesTo.uppercased() != ourMessage {
-            return "Spine's answer relates to \(relatesTo), not to our query \(ourMessage)"
+        // wsa:MessageID and the HL7 id carry the same UUID.
+        let ours = request.hl7MessageID.uppercased()
+        if let relatesTo, relatesTo.uppercased() != ours {
+            return "Spine's answer relates to \(relatesTo), not to our query \(ours)"
         }
-        if let acknowledgedID, acknowledgedID.uppercased() != ourHL7ID {
-            return "Spine's answer acknowledges \(acknowledgedID), not our query \(ourHL7ID)"
+        if let acknowledgedID, acknowledgedID.uppercased() != ours {
+            return "Spine's answer acknowledges \(acknowledgedID), not our query \(ours)"
         }
         guard relatesTo != nil || acknowledgedID != nil else {
             return "Spine's answer names no query it answers (no wsa:RelatesTo, no acknowledged id)"
