@@ -66,13 +66,11 @@ public struct FrontDoorConfiguration: Sendable {
 
     public static func load(file: URL?, environment: [String: String]) async throws -> FrontDoorConfiguration {
         let settings = try await SettingsReader.load(file: file, environment: environment, schema: schema)
-        if let name = settings.unknownEnvironment.first(where: { $0.name.hasPrefix("CPIS_AUTHORISATION") })?.name {
-            throw SettingsProblem("\(name) is set, but authorisation.clients is read from the settings file only")
-        }
+        try WorkerConfiguration.refuseAuthorisationInEnvironment(settings, readFrom: "authorisation.clients")
         let tls = TLSConfiguration.server(
-            certificateFile: try required(settings, "tls.certificate", "the endpoint's certificate (PEM)"),
-            keyFile: try required(settings, "tls.key", "its private key"),
-            clientCAFile: try required(settings, "tls.clientCA", "the CA that issues callers' client certificates"))
+            certificateFile: try settings.required("tls.certificate", "is needed: the endpoint's certificate (PEM)"),
+            keyFile: try settings.required("tls.key", "is needed: its private key"),
+            clientCAFile: try settings.required("tls.clientCA", "is needed: the CA that issues callers' client certificates"))
         let broker = try WorkerConfiguration.brokerConfiguration(
             settings, connectionName: "cpis front-door \(ProcessInfo.processInfo.hostName) \(getpid())")
         var configuration = FrontDoorConfiguration(tls: tls, broker: broker)
@@ -85,20 +83,22 @@ public struct FrontDoorConfiguration: Sendable {
         guard configuration.path.hasPrefix("/") else { throw settings.problem("listen.path", "must start with /") }
 
         var limits = configuration.limits
-        limits.maximumHeaderBytes = try positive(settings, "limits.maxHeaderBytes", limits.maximumHeaderBytes)
-        limits.maximumBodyBytes = try positive(settings, "limits.maxBodyBytes", limits.maximumBodyBytes)
-        limits.maximumConnections = try positive(settings, "limits.maxConnections", limits.maximumConnections)
-        limits.maximumConnectionsPerClient = try positive(settings, "limits.maxConnectionsPerClient",
-                                                          limits.maximumConnectionsPerClient)
-        limits.readTimeout = .milliseconds(try positive(settings, "limits.readTimeoutMs", Int(limits.readTimeout.wholeMilliseconds)))
+        limits.maximumHeaderBytes = try settings.positiveInt("limits.maxHeaderBytes", default: limits.maximumHeaderBytes)
+        limits.maximumBodyBytes = try settings.positiveInt("limits.maxBodyBytes", default: limits.maximumBodyBytes)
+        limits.maximumConnections = try settings.positiveInt("limits.maxConnections", default: limits.maximumConnections)
+        limits.maximumConnectionsPerClient = try settings.positiveInt("limits.maxConnectionsPerClient",
+                                                                      default: limits.maximumConnectionsPerClient)
+        limits.readTimeout = .milliseconds(try settings.positiveInt("limits.readTimeoutMs",
+                                                                    default: Int(limits.readTimeout.wholeMilliseconds)))
         configuration.limits = limits
 
         configuration.triageQueue = settings.string("topology.triage", default: configuration.triageQueue)
-        configuration.patience = .milliseconds(try positive(settings, "lookup.patienceMs", Int(configuration.patience.wholeMilliseconds)))
-        configuration.resendWindow = .milliseconds(try positive(settings, "lookup.resendWindowMs",
-                                                                Int(configuration.resendWindow.wholeMilliseconds)))
-        configuration.messageIDWindow = .milliseconds(try positive(settings, "checks.messageIdWindowMs",
-                                                                   Int(configuration.messageIDWindow.wholeMilliseconds)))
+        configuration.patience = .milliseconds(try settings.positiveInt("lookup.patienceMs",
+                                                                        default: Int(configuration.patience.wholeMilliseconds)))
+        configuration.resendWindow = .milliseconds(try settings.positiveInt("lookup.resendWindowMs",
+                                                                            default: Int(configuration.resendWindow.wholeMilliseconds)))
+        configuration.messageIDWindow = .milliseconds(try settings.positiveInt(
+            "checks.messageIdWindowMs", default: Int(configuration.messageIDWindow.wholeMilliseconds)))
         configuration.senderODSCode = settings.string("senderODS", default: configuration.senderODSCode)
 
         if let clients = try settings.stringLists("authorisation.clients"), !clients.isEmpty {
@@ -109,30 +109,9 @@ public struct FrontDoorConfiguration: Sendable {
                 + "for any organisation, which is allowed on a loopback address only (local development)")
         }
 
-        let monitoringPort = try settings.int("monitoring.port", default: 9465)
-        guard (0...65535).contains(monitoringPort) else { throw settings.problem("monitoring.port", "is not a port") }
-        configuration.monitoring = try settings.bool("monitoring.enabled", default: true)
-            ? (settings.string("monitoring.host", default: "127.0.0.1"), monitoringPort) : nil
-        let levelText = settings.string("logging.level", default: "info")
-        guard let level = Logger.Level(rawValue: levelText) else {
-            throw settings.problem("logging.level", "'\(levelText)' is not one of " + Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        configuration.logLevel = level
-        let formatText = settings.string("logging.format", default: "text")
-        guard let format = LogFormat(rawValue: formatText) else { throw settings.problem("logging.format", "'\(formatText)' is not text or json") }
-        configuration.logFormat = format
+        (configuration.monitoring, configuration.logLevel, configuration.logFormat) =
+            try WorkerConfiguration.monitoringAndLogging(settings, defaultMonitoringPort: 9465)
         configuration.unknownEnvironment = settings.unknownEnvironment
         return configuration
-    }
-
-    private static func required(_ settings: SettingsReader, _ key: String, _ what: String) throws -> String {
-        guard let value = settings.string(key) else { throw settings.problem(key, "is needed: \(what)") }
-        return value
-    }
-
-    private static func positive(_ settings: SettingsReader, _ key: String, _ defaultValue: Int) throws -> Int {
-        let value = try settings.int(key, default: defaultValue)
-        guard value > 0 else { throw settings.problem(key, "must be more than 0") }
-        return value
     }
 }

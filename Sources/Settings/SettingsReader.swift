@@ -183,6 +183,19 @@ public struct SettingsReader {
         try int(key) ?? defaultValue
     }
 
+    /// A whole number that must be more than 0 (sizes, counts, durations in milliseconds).
+    public func positiveInt(_ key: String, default defaultValue: Int) throws(SettingsProblem) -> Int {
+        let value = try int(key, default: defaultValue)
+        guard value > 0 else { throw problem(key, "must be more than 0") }
+        return value
+    }
+
+    /// A string that must be set; `reason` says why, after the key (e.g. "is needed: our ASID").
+    public func required(_ key: String, _ reason: String) throws(SettingsProblem) -> String {
+        guard let value = string(key) else { throw problem(key, reason) }
+        return value
+    }
+
     public func double(_ key: String, default defaultValue: Double) throws(SettingsProblem) -> Double {
         guard let text = string(key) else { return defaultValue }
         guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else { throw problem(key, "'\(text)' is not a number") }

@@ -88,10 +88,7 @@ public struct WorkerConfiguration: Sendable {
     /// ones written here.
     public static func load(file: URL?, environment: [String: String]) async throws -> WorkerConfiguration {
         let settings = try await SettingsReader.load(file: file, environment: environment, schema: schema)
-        if let authorisation = settings.unknownEnvironment.first(where: { $0.name.hasPrefix("CPIS_AUTHORISATION") }) {
-            // Silently ignoring it would leave every request allowed.
-            throw SettingsProblem("\(authorisation.name) is set, but authorisation.users is read from the settings file only")
-        }
+        try refuseAuthorisationInEnvironment(settings, readFrom: "authorisation.users")
         let broker = try brokerConfiguration(settings, connectionName: "cpis worker \(ProcessInfo.processInfo.hostName) \(getpid())")
 
         // SMSP
@@ -126,32 +123,54 @@ public struct WorkerConfiguration: Sendable {
         }
         worker.maximumAttempts = try settings.int("retry.maxAttempts", default: worker.maximumAttempts)
         guard worker.maximumAttempts >= 1 else { throw settings.problem("retry.maxAttempts", "must be at least 1") }
-        worker.smspTimeout = .milliseconds(try settings.int("smsp.timeoutMs", default: Int(worker.smspTimeout.wholeMilliseconds)))
-        worker.shutdownGracePeriod = .milliseconds(try settings.int("shutdown.gracePeriodMs",
-                                                                    default: Int(worker.shutdownGracePeriod.wholeMilliseconds)))
-        worker.maximumBodyBytes = try settings.int("limits.maxBodyBytes", default: worker.maximumBodyBytes)
-        worker.breakerFailureThreshold = try settings.int("circuitBreaker.failureThreshold", default: worker.breakerFailureThreshold)
-        worker.breakerCoolDown = .milliseconds(try settings.int("circuitBreaker.coolDownMs",
-                                                                default: Int(worker.breakerCoolDown.wholeMilliseconds)))
-        worker.breakerMaximumCoolDown = .milliseconds(try settings.int("circuitBreaker.maxCoolDownMs",
-                                                                       default: Int(worker.breakerMaximumCoolDown.wholeMilliseconds)))
-        for (key, value) in [("smsp.timeoutMs", worker.smspTimeout), ("shutdown.gracePeriodMs", worker.shutdownGracePeriod),
-                             ("circuitBreaker.coolDownMs", worker.breakerCoolDown),
-                             ("circuitBreaker.maxCoolDownMs", worker.breakerMaximumCoolDown)] where value <= .zero {
-            throw settings.problem(key, "must be more than 0")
-        }
-        guard worker.breakerFailureThreshold >= 1, worker.maximumBodyBytes >= 1 else {
-            throw settings.problem(worker.breakerFailureThreshold < 1 ? "circuitBreaker.failureThreshold" : "limits.maxBodyBytes",
-                                   "must be at least 1")
-        }
+        worker.smspTimeout = .milliseconds(try settings.positiveInt("smsp.timeoutMs",
+                                                                    default: Int(worker.smspTimeout.wholeMilliseconds)))
+        worker.shutdownGracePeriod = .milliseconds(try settings.positiveInt("shutdown.gracePeriodMs",
+                                                                            default: Int(worker.shutdownGracePeriod.wholeMilliseconds)))
+        worker.maximumBodyBytes = try settings.positiveInt("limits.maxBodyBytes", default: worker.maximumBodyBytes)
+        worker.breakerFailureThreshold = try settings.positiveInt("circuitBreaker.failureThreshold",
+                                                                  default: worker.breakerFailureThreshold)
+        worker.breakerCoolDown = .milliseconds(try settings.positiveInt("circuitBreaker.coolDownMs",
+                                                                        default: Int(worker.breakerCoolDown.wholeMilliseconds)))
+        worker.breakerMaximumCoolDown = .milliseconds(try settings.positiveInt(
+            "circuitBreaker.maxCoolDownMs", default: Int(worker.breakerMaximumCoolDown.wholeMilliseconds)))
         if let users = try settings.stringLists("authorisation.users"), !users.isEmpty {
             worker.authorisation = Authorisation(odsCodesByUser: users.mapValues(Set.init))
         }
 
-        // Monitoring and logs
-        let monitoringPort = try settings.int("monitoring.port", default: 9464)
-        guard (0...65535).contains(monitoringPort) else {
-            throw settings.problem("monitoring.port", "\(monitoringPort) is not a port (0 lets the system choose one)")
+        let operations = try monitoringAndLogging(settings, defaultMonitoringPort: 9464)
+        // The upstream: another organisation's SMSP (the default), or Spine itself.
+        var spine: SpineSettings?
+        switch upstream {
+        case "smsp":
+            break
+        case "spine":
+            spine = try spineSettings(settings)
+            worker.smspTimeout = .milliseconds(try settings.positiveInt("spine.timeoutMs", default: 20_000))
+        case let other:
+            throw settings.problem("upstream", "'\(other)' is not smsp or spine")
+        }
+        return WorkerConfiguration(
+            broker: broker, smspIdentity: identity, smspTLS: smspTLS, schemaDirectory: settings.string("smsp.schemaDirectory"),
+            worker: worker, spine: spine, monitoring: operations.monitoring,
+            logLevel: operations.logLevel, logFormat: operations.logFormat, unknownEnvironment: settings.unknownEnvironment)
+    }
+
+    /// Refuses a `CPIS_AUTHORISATION*` variable: the map `key` is read from the settings file only,
+    /// and silently ignoring the variable would leave every request allowed.
+    public static func refuseAuthorisationInEnvironment(_ settings: SettingsReader, readFrom key: String) throws {
+        if let name = settings.unknownEnvironment.first(where: { $0.name.hasPrefix("CPIS_AUTHORISATION") })?.name {
+            throw SettingsProblem("\(name) is set, but \(key) is read from the settings file only")
+        }
+    }
+
+    /// `monitoring.*` and `logging.*`, as every long-lived command (the worker, the front door) reads them.
+    public static func monitoringAndLogging(_ settings: SettingsReader, defaultMonitoringPort: Int) throws
+        -> (monitoring: (host: String, port: Int)?, logLevel: Logger.Level, logFormat: LogFormat)
+    {
+        let port = try settings.int("monitoring.port", default: defaultMonitoringPort)
+        guard (0...65535).contains(port) else {
+            throw settings.problem("monitoring.port", "\(port) is not a port (0 lets the system choose one)")
         }
         let levelText = settings.string("logging.level", default: "info")
         guard let logLevel = Logger.Level(rawValue: levelText) else {
@@ -162,24 +181,9 @@ public struct WorkerConfiguration: Sendable {
         guard let logFormat = LogFormat(rawValue: formatText) else {
             throw settings.problem("logging.format", "'\(formatText)' is not text or json")
         }
-        // The upstream: another organisation's SMSP (the default), or Spine itself.
-        var spine: SpineSettings?
-        switch upstream {
-        case "smsp":
-            break
-        case "spine":
-            spine = try spineSettings(settings)
-            worker.smspTimeout = .milliseconds(try settings.int("spine.timeoutMs", default: 20_000))
-            guard worker.smspTimeout > .zero else { throw settings.problem("spine.timeoutMs", "must be more than 0") }
-        case let other:
-            throw settings.problem("upstream", "'\(other)' is not smsp or spine")
-        }
-        return WorkerConfiguration(
-            broker: broker, smspIdentity: identity, smspTLS: smspTLS, schemaDirectory: settings.string("smsp.schemaDirectory"),
-            worker: worker, spine: spine,
-            monitoring: try settings.bool("monitoring.enabled", default: true)
-                ? (settings.string("monitoring.host", default: "127.0.0.1"), monitoringPort) : nil,
-            logLevel: logLevel, logFormat: logFormat, unknownEnvironment: settings.unknownEnvironment)
+        let monitoring = try settings.bool("monitoring.enabled", default: true)
+            ? (settings.string("monitoring.host", default: "127.0.0.1"), port) : nil
+        return (monitoring, logLevel, logFormat)
     }
 
     /// Only the broker and the topology, for the tools that need no more of the worker's settings
@@ -234,8 +238,7 @@ public struct WorkerConfiguration: Sendable {
 
     private static func spineSettings(_ settings: SettingsReader) throws -> SpineSettings {
         func required(_ key: String, _ what: String) throws -> String {
-            guard let value = settings.string(key) else { throw settings.problem(key, "needed for upstream spine: \(what)") }
-            return value
+            try settings.required(key, "needed for upstream spine: \(what)")
         }
         let endpoint = try required("spine.endpoint", "Spine's CP-IS endpoint URL (SDS nhsMHSEndPoint)")
         guard let url = URL(string: endpoint), ["https", "http"].contains(url.scheme ?? ""), url.host != nil else {
