@@ -38,17 +38,11 @@ public struct FrontDoorService: Service {
             }
             return metrics()
         }
-        let monitoring = try configuration.monitoring.map { host, port in
-            try MonitoringServer(host: host, port: port, metrics: metrics, readiness: {
-                if draining.load(ordering: .acquiring) { return .notReady("shutting down") }
-                guard let relay = relayBox.withLock({ $0 }) else { return .notReady("connecting to the broker") }
-                return relay.isReady ? .ready : .notReady("not connected to the broker")
-            }, logger: logger)
-        }
-        try monitoring?.start()
-        if let monitoring, let host = configuration.monitoring?.host {
-            logger.info("monitoring on http://\(host):\(monitoring.port): /metrics, /health/live, /health/ready")
-        }
+        let monitoring = try MonitoringServer.start(on: configuration.monitoring, metrics: metrics, readiness: {
+            if draining.load(ordering: .acquiring) { return .notReady("shutting down") }
+            guard let relay = relayBox.withLock({ $0 }) else { return .notReady("connecting to the broker") }
+            return relay.isReady ? .ready : .notReady("not connected to the broker")
+        }, logger: logger)
         defer { monitoring?.shutdown() }
         if configuration.clients.odsCodesByClient == nil {
             logger.critical("""

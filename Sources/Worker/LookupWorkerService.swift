@@ -24,16 +24,10 @@ public struct LookupWorkerService: Service {
 
     public func run() async throws {
         let running = Mutex<LookupWorker?>(nil)
-        let monitoring = try configuration.monitoring.map { host, port in
-            try MonitoringServer(host: host, port: port, metrics: metrics, readiness: {
-                guard let worker = running.withLock({ $0 }) else { return .notReady("connecting to the broker") }
-                return worker.isReady ? .ready : .notReady("not connected to the broker, or draining")
-            }, logger: logger)
-        }
-        try monitoring?.start()
-        if let monitoring, let host = configuration.monitoring?.host {
-            logger.info("monitoring on http://\(host):\(monitoring.port): /metrics, /health/live, /health/ready")
-        }
+        let monitoring = try MonitoringServer.start(on: configuration.monitoring, metrics: metrics, readiness: {
+            guard let worker = running.withLock({ $0 }) else { return .notReady("connecting to the broker") }
+            return worker.isReady ? .ready : .notReady("not connected to the broker, or draining")
+        }, logger: logger)
         defer { monitoring?.shutdown() }
 
         let worker = try await LookupWorker.start(configuration, logger: logger)

@@ -29,6 +29,19 @@ public final class MonitoringServer: Sendable {
         self.readiness = readiness
     }
 
+    /// Serves monitoring on `address` when it is set (`monitoring.enabled`), and logs where: as the
+    /// worker and the front door start it. `nil` when monitoring is off.
+    public static func start(on address: (host: String, port: Int)?, metrics: @escaping @Sendable () -> [UInt8],
+                             readiness: @escaping @Sendable () -> Readiness, logger: Logger)
+        throws(HTTPTransportError) -> MonitoringServer? {
+        guard let address else { return nil }
+        let server = try MonitoringServer(host: address.host, port: address.port, metrics: metrics, readiness: readiness,
+                                          logger: logger)
+        try server.start()
+        logger.info("monitoring on http://\(address.host):\(server.port): /metrics, /health/live, /health/ready")
+        return server
+    }
+
     /// The port bound (useful when 0 asked the system to choose).
     public var port: Int { server.port }
 
