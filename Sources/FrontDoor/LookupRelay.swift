@@ -208,12 +208,6 @@ final class LookupRelay: Sendable {
     /// The lookup's `message_id`: from the tracking id, so that the workers recognise a resend too,
     /// and the client's identity, so that two clients' tracking ids never meet.
     static func messageID(for key: MessageKey, attempt: Int) -> String {
-        // FNV-1a: stable across processes and restarts, unlike Swift's seeded hashing.
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in key.client.utf8 {
-            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
-        }
-        let client = String(hash, radix: 16)
-        return "smsp:\(key.trackingID):\(client)" + (attempt > 1 ? "#\(attempt)" : "")
+        "smsp:\(key.trackingID):\(StableHash.fnv1a(key.client.utf8))" + (attempt > 1 ? "#\(attempt)" : "")
     }
 }

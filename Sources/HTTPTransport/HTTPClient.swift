@@ -276,6 +276,18 @@ public struct HTTPEndpoint: Sendable, Hashable {
     /// The pool key: connections are shared only between requests to the same scheme, host and port.
     let key: String
 
+    /// A service's URL (`https://smsp.example/smsp/cpis?x=1`) split into the server to connect to
+    /// and the request target (`/smsp/cpis?x=1`, `/` when it has no path).
+    /// - Throws: ``HTTPTransportError/Code/invalidRequest`` unless `url` is `http` or `https` with a host.
+    public static func serverAndTarget(of url: URL) throws(HTTPTransportError) -> (server: HTTPEndpoint, target: String) {
+        var origin = URLComponents()
+        origin.scheme = url.scheme
+        origin.host = url.host
+        origin.port = url.port
+        let path = url.path.isEmpty ? "/" : url.path
+        return (try HTTPEndpoint(origin.url ?? url), url.query.map { "\(path)?\($0)" } ?? path)
+    }
+
     /// - Throws: ``HTTPTransportError/Code/invalidRequest`` unless `url` is `http` or `https` with
     ///   a host and at most a port (no path, query, fragment or user).
     public init(_ url: URL) throws(HTTPTransportError) {

@@ -50,8 +50,7 @@ struct SMSPClient: Upstream {
         self.http = http
         self.builder = builder
         self.validator = validator
-        origin = try HTTPEndpoint(Self.origin(endpoint))
-        target = Self.target(endpoint)
+        (origin, target) = try HTTPEndpoint.serverAndTarget(of: endpoint)
     }
 
     /// Sends one query, unless `deadline` has passed by the moment it is ready to go; the call's
@@ -151,19 +150,5 @@ struct SMSPClient: Upstream {
             }
         }
         return nil
-    }
-
-    /// Scheme, host and port: the connection pool's key.
-    static func origin(_ url: URL) -> URL {
-        var components = URLComponents()
-        components.scheme = url.scheme
-        components.host = url.host
-        components.port = url.port
-        return components.url ?? url
-    }
-
-    static func target(_ url: URL) -> String {
-        let path = url.path.isEmpty ? "/" : url.path
-        return url.query.map { "\(path)?\($0)" } ?? path
     }
 }

@@ -30,8 +30,7 @@ struct SpineClient: Upstream {
         builder = SpineRequestBuilder(identity: identity)
         self.validator = validator
         self.notFoundReasons = notFoundReasons
-        origin = try HTTPEndpoint(SMSPClient.origin(url))
-        target = SMSPClient.target(url)
+        (origin, target) = try HTTPEndpoint.serverAndTarget(of: url)
     }
 
     func call(_ request: LookupRequest, deadline: Date?, timeout: Duration) -> SMSPCallOutcome {

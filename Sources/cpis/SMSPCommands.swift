@@ -60,8 +60,8 @@ struct SMSP: ParsableCommand {
         var raw = false
 
         func run() throws {
-            guard let url = URL(string: endpoint), let host = url.host, url.scheme == "https",
-                  let originURL = URL(string: "https://\(host):\(url.port ?? 443)") else {
+            guard let url = URL(string: endpoint), url.scheme == "https",
+                  let (server, target) = try? HTTPEndpoint.serverAndTarget(of: url) else {
                 throw CommandFailure("\(endpoint) is not an https URL")
             }
             var ids = SMSPMessageIDs.random()
@@ -77,11 +77,10 @@ struct SMSP: ParsableCommand {
                     .build(nhsNumber: try NHSNumber(nhsNumber), requester: requester, ids: ids)
                 let client = try HTTPClient(tls: .client(caFile: ca, certificateFile: certificate, keyFile: key))
                 defer { client.shutdown() }
-                let origin = try HTTPEndpoint(originURL)
                 let response = try client.execute(HTTPRequest(
-                    method: "POST", target: url.path.isEmpty ? "/" : url.path,
+                    method: "POST", target: target,
                     headers: ["Content-Type": "text/xml; charset=utf-8", "SOAPAction": request.soapAction],
-                    body: Array(request.body.utf8)), at: origin, timeout: .seconds(60))
+                    body: Array(request.body.utf8)), at: server, timeout: .seconds(60))
                 FileHandle.standardError.write(Data("tracking id \(ids.trackingID), HTTP \(response.status)\n".utf8))
                 if raw { print(String(decoding: response.body, as: UTF8.self)) } else { try SMSP.printDecoded(response.body) }
             } catch let failure as CommandFailure {

@@ -81,17 +81,9 @@ struct BatchFile {
         }
         guard bad.isEmpty else { throw BatchFileErrors(rows: bad) }
         self.rows = rows
-        fingerprint = Self.fingerprint(contents)
+        fingerprint = StableHash.fnv1a(contents)
     }
 
-    /// 64-bit FNV-1a of the file, in hex.
-    private static func fingerprint(_ data: Data) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in data {
-            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-        }
-        return String(hash, radix: 16)
-    }
 }
 
 struct BatchFileErrors: Error, CustomStringConvertible {
