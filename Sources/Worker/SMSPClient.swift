@@ -40,17 +40,14 @@ struct SMSPClient: Upstream {
     let builder: SMSPRequestBuilder
     /// When set, every request is validated against the NHS schemas before it is sent.
     let validator: SMSPSchemaValidator?
-    /// The endpoint's scheme, host and port (the connection pool's key), and its path and query:
-    /// worked out once (Foundation's URL parts showed in profiles).
-    private let origin: HTTPEndpoint
-    private let target: String
+    private let endpoint: SOAPEndpoint
 
     /// - Throws: ``HTTPTransportError/Code/invalidRequest`` for an endpoint that is not `http` or `https`.
     init(http: HTTPClient, endpoint: URL, builder: SMSPRequestBuilder, validator: SMSPSchemaValidator?) throws(HTTPTransportError) {
         self.http = http
         self.builder = builder
         self.validator = validator
-        (origin, target) = try HTTPEndpoint.serverAndTarget(of: endpoint)
+        self.endpoint = try SOAPEndpoint(endpoint, name: "the SMSP", unreachableCode: nil)
     }
 
     /// Sends one query, unless `deadline` has passed by the moment it is ready to go; the call's
@@ -65,31 +62,10 @@ struct SMSPClient: Upstream {
         } catch {
             return .notSent(message: "the request does not conform to the NHS schemas: \(error)")
         }
-        var timeout = timeout
-        if let deadline {
-            // Checked last thing before the send, with no floor: a query past its deadline would
-            // notify a local authority of an access nobody is waiting for.
-            let left = deadline.timeIntervalSinceNow
-            guard left > 0 else { return .expiredBeforeSend }
-            timeout = min(timeout, .seconds(left))
+        switch endpoint.post(soap.body, soapAction: soap.soapAction, over: http, deadline: deadline, timeout: timeout) {
+        case .outcome(let outcome): return outcome
+        case .response(let response): return Self.classify(response, asked: soap.messageID, about: request.nhsNumber)
         }
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "text/xml; charset=utf-8")
-        headers.add(name: "SOAPAction", value: soap.soapAction)
-        let response: HTTPResponse
-        do {
-            response = try http.execute(
-                HTTPRequest(method: "POST", target: target, headers: headers, body: Array(soap.body.utf8)),
-                at: origin, timeout: timeout)
-        } catch {
-            if !error.requestMayHaveBeenProcessed, let deadline, deadline.timeIntervalSinceNow <= 0 {
-                return .expiredBeforeSend
-            }
-            return .unavailable(message: "the SMSP could not be reached: \(error)", responseCode: nil,
-                                maximumRetries: nil, timedOut: error.code == .timeout,
-                                mayHaveReachedCPIS: error.requestMayHaveBeenProcessed)
-        }
-        return Self.classify(response, asked: soap.messageID, about: request.nhsNumber)
     }
 
     /// Classifies a response to the query `messageID` about `nhsNumber`.

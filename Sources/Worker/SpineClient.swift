@@ -15,8 +15,7 @@ struct SpineClient: Upstream {
     let validator: SpineSchemaValidator?
     /// QUQI reason codes that mean "not on CP-IS" (CPIS-0001); any other reason is CPIS-9999.
     let notFoundReasons: Set<String>
-    private let origin: HTTPEndpoint
-    private let target: String
+    private let endpoint: SOAPEndpoint
     private let logger: Logger
 
     init(http: HTTPClient, identity: SpineIdentity, validator: SpineSchemaValidator?, notFoundReasons: Set<String>,
@@ -30,7 +29,7 @@ struct SpineClient: Upstream {
         builder = SpineRequestBuilder(identity: identity)
         self.validator = validator
         self.notFoundReasons = notFoundReasons
-        (origin, target) = try HTTPEndpoint.serverAndTarget(of: url)
+        endpoint = try SOAPEndpoint(url, name: "Spine", unreachableCode: Self.connectFailure)
     }
 
     func call(_ request: LookupRequest, deadline: Date?, timeout: Duration) -> SMSPCallOutcome {
@@ -45,28 +44,10 @@ struct SpineClient: Upstream {
             return .rejected(message: "the Spine request we built does not conform to QUPC_IN000006GB01.xsd: \(error)",
                              responseCode: ResponseCode(code: "SMSP-9999", displayName: "SMSP software failure"))
         }
-        var timeout = timeout
-        if let deadline {
-            let left = deadline.timeIntervalSinceNow
-            guard left > 0 else { return .expiredBeforeSend }
-            timeout = min(timeout, .seconds(left))
+        switch endpoint.post(query.body, soapAction: query.soapAction, over: http, deadline: deadline, timeout: timeout) {
+        case .outcome(let outcome): return outcome
+        case .response(let response): return classify(response, to: query, about: request.nhsNumber)
         }
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "text/xml; charset=utf-8")
-        headers.add(name: "SOAPAction", value: query.soapAction)
-        let response: HTTPResponse
-        do {
-            response = try http.execute(HTTPRequest(method: "POST", target: target, headers: headers, body: Array(query.body.utf8)),
-                                        at: origin, timeout: timeout)
-        } catch {
-            if !error.requestMayHaveBeenProcessed, let deadline, deadline.timeIntervalSinceNow <= 0 {
-                return .expiredBeforeSend
-            }
-            return .unavailable(message: "Spine could not be reached: \(error)", responseCode: Self.connectFailure,
-                                maximumRetries: nil, timedOut: error.code == .timeout,
-                                mayHaveReachedCPIS: error.requestMayHaveBeenProcessed)
-        }
-        return classify(response, to: query, about: request.nhsNumber)
     }
 
     static let connectFailure = ResponseCode(code: "SMSP-0004", displayName: "Unable to connect to Spine")
