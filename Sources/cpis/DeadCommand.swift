@@ -95,9 +95,13 @@ struct DeadCommand: AsyncParsableCommand {
             let (broker, topology) = try await options.load()
             let wanted = Set(id)
             var skippedAnswered = 0
+            var unusable = 0
             let browsed = try await ParkingLot.browse(broker: broker, topology: topology, limit: options.limit) { parked in
                 guard all || wanted.contains(parked.requestId) || (kind != nil && parked.kind == kind) else { return .keep }
-                guard parked.lane != nil, parked.hasRequestID else { return .keep }
+                guard parked.lane != nil, parked.hasRequestID else {
+                    unusable += 1
+                    return .keep
+                }
                 guard includeAnswered || !parked.wasAnswered else {
                     skippedAnswered += 1
                     return .keep
@@ -112,11 +116,8 @@ struct DeadCommand: AsyncParsableCommand {
             if skippedAnswered > 0 {
                 print("\(skippedAnswered) skipped: their sender already had an answer; give --include-answered to ask again")
             }
-            let unusable = browsed.parked.filter {
-                ($0.lane == nil || !$0.hasRequestID) && (all || wanted.contains($0.requestId) || $0.kind == kind)
-            }
-            if !unusable.isEmpty {
-                print("\(unusable.count) skipped: no lane or no message_id recorded, so no result could be matched to them")
+            if unusable > 0 {
+                print("\(unusable) skipped: no lane or no message_id recorded, so no result could be matched to them")
             }
             let missing = wanted.subtracting(browsed.parked.map(\.requestId))
             if !missing.isEmpty { print("not parked: \(missing.sorted().map { NHSNumberMasking.masking($0) }.joined(separator: ", "))") }
