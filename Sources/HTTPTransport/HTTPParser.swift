@@ -53,7 +53,6 @@ struct HTTPParser {
     private var buffer: [UInt8] = []
     /// Bytes before this index have been consumed.
     private var position = 0
-    private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
 
     init(maximumHeadBytes: Int) {
         self.maximumHeadBytes = maximumHeadBytes
@@ -256,17 +255,20 @@ struct HTTPParser {
             buffer.removeFirst(position)
             position = 0
         }
-        // `withUnsafeMutableBytes` rethrows untyped errors, so the typed error travels in a Result.
-        let read = scratch.withUnsafeMutableBytes { bytes in
-            Result { () throws(IOError) in try connection.read(into: bytes, deadline: deadline) }
+        // Read into temporary (stack) space rather than a buffer of the parser's own: a parser lives
+        // for one exchange, and a heap buffer per exchange cost an allocation and its zeroing.
+        // The closure rethrows untyped errors, so the typed error travels in a Result.
+        let read = withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 1) { space in
+            Result { () throws(IOError) in
+                let count = try connection.read(into: space, deadline: deadline)
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: space[..<count]))
+                return count
+            }
         }
-        let count: Int
         switch read {
-        case .success(let value): count = value
+        case .success(let count): return count > 0
         case .failure(let error): throw .io(error)
         }
-        buffer += scratch[..<count]
-        return count > 0
     }
 
     /// Some clients send a CRLF after a request body; RFC 9112 section 2.2 says to ignore blank

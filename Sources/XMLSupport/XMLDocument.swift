@@ -22,9 +22,13 @@ public final class XMLDocument {
     private var detachedNodes: [xmlNodePtr] = []
 
     // libxml2 parser options. Deliberately absent: NOENT (substitute entities), DTDLOAD, DTDATTR,
-    // DTDVALID (load and apply external DTDs) and HUGE (lift the safety limits).
+    // DTDVALID (load and apply external DTDs) and HUGE (lift the safety limits). NOBLANKS leaves out
+    // the white space between elements (line breaks, indentation): nothing reads it, and it was a
+    // node to allocate and step over for every element. Text with anything but white space, and an
+    // element's only content even if blank, are kept.
     private static let parserOptions = Int32(bitPattern: XML_PARSE_NONET.rawValue
-        | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue | XML_PARSE_COMPACT.rawValue)
+        | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue | XML_PARSE_COMPACT.rawValue
+        | XML_PARSE_NOBLANKS.rawValue)
 
     /// Parses `bytes` as an XML document (UTF-8 unless the document declares its encoding).
     ///

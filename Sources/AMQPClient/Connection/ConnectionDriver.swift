@@ -37,6 +37,8 @@ final class ConnectionDriver {
     private var node: AMQPConfiguration.Node { configuration.nodes[nodeIndex] }
     private var nextReconnect = ContinuousClock.now
     private var closeCompletion: (@Sendable () -> Void)?
+    /// The last read found nothing more: rabbitmq-c had no frame buffered and the socket was dry.
+    private var isInboundDrained = false
 
     /// How many frames to read before looking at the mailbox again, so acks and publishes are never
     /// starved by a flood of deliveries.
@@ -81,17 +83,22 @@ final class ConnectionDriver {
         started(.success(()))
 
         while closeCompletion == nil {
-            var busy = false
-            for command in mailbox.takeAll() {
-                busy = true
+            let commands = mailbox.takeAll()
+            var busy = !commands.isEmpty
+            for command in commands {
+                session?.isHoldingWrites = commands.count > 1 && command.writesWithoutAnswer
                 handle(command)
             }
+            session?.isHoldingWrites = false
             if closeCompletion != nil { break }
             if session == nil { reconnectIfDue() }
-            busy = pumpInbound() || busy
+            // When the last read left nothing waiting and no command has run since, `poll` below
+            // reports whatever arrives: asking rabbitmq-c again would only cost two system calls.
+            if !(isInboundDrained && commands.isEmpty) { busy = pumpInbound() || busy }
             if !busy {
                 let wait = session == nil ? min(Self.idleWait, nextReconnect - .now) : Self.idleWait
                 mailbox.wait(socket: session?.fileDescriptor, timeout: wait)
+                isInboundDrained = false
             }
         }
         shutDown()
@@ -188,10 +195,14 @@ final class ConnectionDriver {
 
     /// Reads what has arrived; returns whether anything did.
     private func pumpInbound() -> Bool {
+        isInboundDrained = false
         guard let current = session else { return false }
         for count in 0..<Self.framesPerTurn {
             do {
-                guard let inbound = try current.nextInbound() else { return count > 0 }
+                guard let inbound = try current.nextInbound() else {
+                    isInboundDrained = true
+                    return count > 0
+                }
                 handle(inbound)
             } catch {
                 recover(from: error)

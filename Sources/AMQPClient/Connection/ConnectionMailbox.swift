@@ -79,8 +79,9 @@ final class ConnectionMailbox: Sendable {
         let milliseconds = Int32(clamping: max(0, timeout.components.seconds * 1000
             + timeout.components.attoseconds / 1_000_000_000_000_000))
         _ = poll(&fds, nfds_t(fds.count), milliseconds)
+        // A read shorter than the buffer has emptied the pipe: no second read to hear EAGAIN.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { drain in
-            while read(wakeReader, drain.baseAddress, drain.count) > 0 {}
+            while read(wakeReader, drain.baseAddress, drain.count) == drain.count {}
         }
     }
 }
