@@ -37,6 +37,17 @@ public final class XMLDocument {
     ///   refuse a DOCTYPE), or ``XMLError/Code/notWellFormed`` (with libxml2's first message and its
     ///   line), which includes namespace errors such as an undeclared prefix.
     public init(parsing bytes: some Collection<UInt8>, limits: XMLParsingLimits = .default) throws(XMLError) {
+        try Self.checkInput(bytes, limits: limits)
+        let parse = { (bytes: UnsafeBufferPointer<UInt8>) in
+            Self.parse(bytes, allowingDocumentType: limits.allowsDocumentTypeDeclaration)
+        }
+        let parsed = bytes.withContiguousStorageIfAvailable(parse) ?? Array(bytes).withUnsafeBufferPointer(parse)
+        (pointer, rootNode) = try parsed.get()
+    }
+
+    /// Initialises libxml2 if needed and refuses, before parsing, input over the size limit and
+    /// input with nothing in it.
+    static func checkInput(_ bytes: some Collection<UInt8>, limits: XMLParsingLimits) throws(XMLError) {
         LibXML2.initialise()
         let maximum = min(limits.maximumInputBytes, Int(Int32.max))
         let count = bytes.count
@@ -48,11 +59,6 @@ public final class XMLDocument {
         guard bytes.contains(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else {
             throw XMLError(code: .empty, message: "the input is empty")
         }
-        let parse = { (bytes: UnsafeBufferPointer<UInt8>) in
-            Self.parse(bytes, allowingDocumentType: limits.allowsDocumentTypeDeclaration)
-        }
-        let parsed = bytes.withContiguousStorageIfAvailable(parse) ?? Array(bytes).withUnsafeBufferPointer(parse)
-        (pointer, rootNode) = try parsed.get()
     }
 
     /// A new document whose root element is a deep copy of `element` (from any document).

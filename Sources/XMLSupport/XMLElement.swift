@@ -4,7 +4,7 @@ internal import CLibXML2
 ///
 /// An element keeps its document alive. Two values are equal when they are the same element of the
 /// same tree. Not `Sendable`, like its document.
-public struct XMLElement: Hashable {
+public struct XMLElement: Hashable, XMLElementReading {
     /// The document that owns ``node``; holding it keeps the node allocated.
     let document: XMLDocument
     let node: xmlNodePtr
@@ -96,7 +96,7 @@ public struct XMLElement: Hashable {
     /// is (a default namespace does not apply to attributes). Entity references in the value are
     /// left out, as in ``text``; character references and the predefined entities (`&amp;`…) are
     /// part of the value.
-    public func attribute(_ localName: String, namespaceURI: String? = nil) -> String? {
+    public func attribute(_ localName: String, namespaceURI: String?) -> String? {
         var attribute = node.pointee.properties
         while let current = attribute {
             if LibXML2.string(current.pointee.name) == localName,

@@ -109,7 +109,7 @@ public enum SMSPRequestReader {
     }
 
     /// Reads a `cP-ISNHSQuery` / `pertinentCP-ISNHSQuery` element.
-    static func readQuery(_ query: XMLElement) -> CPISQuery {
+    static func readQuery(_ query: some XMLElementReading) -> CPISQuery {
         var result = CPISQuery(
             effectiveTime: query.child("effectiveTime")?.attribute("value"),
             id: query.child("id")?.attribute("root"),
@@ -154,7 +154,7 @@ public enum SMSPRequestReader {
         return result
     }
 
-    static func readName(_ name: XMLElement) -> PersonName {
+    static func readName(_ name: some XMLElementReading) -> PersonName {
         func part(_ partName: String) -> String? {
             let parts = name.children(partName).map(\.trimmedText).filter { !$0.isEmpty }
             return parts.isEmpty ? nil : parts.joined(separator: " ")
@@ -162,12 +162,12 @@ public enum SMSPRequestReader {
         return PersonName(prefix: part("prefix"), given: part("given"), family: part("family"))
     }
 
-    static func readOrganisation(_ organisation: XMLElement) -> Organisation? {
+    static func readOrganisation(_ organisation: some XMLElementReading) -> Organisation? {
         guard let odsCode = organisation.child("id")?.attribute("extension") else { return nil }
         return Organisation(odsCode: odsCode, name: organisation.child("name")?.trimmedText ?? "")
     }
 
-    static func readJobRole(_ code: XMLElement) -> JobRole? {
+    static func readJobRole(_ code: some XMLElementReading) -> JobRole? {
         guard let value = code.attribute("code") else { return nil }
         return JobRole(code: value, displayName: code.attribute("displayName") ?? "")
     }

@@ -23,25 +23,27 @@ public struct SMSPResponse: Sendable, Hashable {
 /// Parsing is hardened (XMLSupport: no DTD loading, no entity expansion, no network, a size limit)
 /// and everything that is not a well-formed answer becomes an ``SMSPResponseError``.
 public enum SMSPResponseReader {
+    /// Read into a ``CompactXMLDocument``: an answer is only read, and a libxml2 tree of it cost a
+    /// worker more than any other step of a lookup. A document type declaration is refused (SOAP
+    /// forbids one).
     public static func read(_ body: some Collection<UInt8>, limits: XMLParsingLimits = .default)
         throws(SMSPResponseError) -> SMSPResponse
     {
-        let document: XMLDocument
+        let document: CompactXMLDocument
         do {
-            document = try XMLDocument(parsing: body, limits: limits)
+            document = try CompactXMLDocument(parsing: body, limits: limits)
         } catch {
             throw unreadable(error, body: body)
         }
-        return try read(document)
+        return try read(root: document.rootElement)
     }
 
-    public static func read(_ document: XMLDocument) throws(SMSPResponseError) -> SMSPResponse {
+    private static func read<Element: XMLElementReading>(root: Element) throws(SMSPResponseError) -> SMSPResponse {
         // The envelope's structure is a few fixed steps from the root: each is found by local name
         // and namespace URI (never by prefix), as the answer's many small fields are. (An XPath query
         // per step built and freed a context each time, and cost more than the steps themselves.)
-        let root = document.rootElement
         var relatesTo: String?
-        let envelope: XMLElement
+        let envelope: Element
         if root.is("Envelope", SMSPNamespaces.soap) {
             relatesTo = root.child("Header", SMSPNamespaces.soap)?.child("RelatesTo", SMSPNamespaces.addressing)?.trimmedText
             guard let soapBody = root.child("Body", SMSPNamespaces.soap) else {
@@ -81,7 +83,7 @@ public enum SMSPResponseReader {
     /// Reads a `CP-ISNHSQueryResponse`: the SMSP's REPC_MT000012GB01, which carries its response
     /// code in `value`, or Spine's REPC_MT000007GB01, which has none and is given `responseCode`
     /// (a `value` in it, which it should not have, is ignored).
-    static func readAnswer(_ response: XMLElement, responseCode given: ResponseCode? = nil) throws(SMSPResponseError)
+    static func readAnswer(_ response: some XMLElementReading, responseCode given: ResponseCode? = nil) throws(SMSPResponseError)
         -> CPISAnswer
     {
         let responseCode: ResponseCode
@@ -110,7 +112,7 @@ public enum SMSPResponseReader {
     }
 
     /// An empty totals element (error answers send them) is absent, not a failure.
-    private static func total(_ response: XMLElement, _ wrapper: String, _ name: String) throws(SMSPResponseError)
+    private static func total(_ response: some XMLElementReading, _ wrapper: String, _ name: String) throws(SMSPResponseError)
         -> Int?
     {
         guard let text = response.child(wrapper)?.child(name)?.child("value")?.attribute("value") else { return nil }
@@ -120,7 +122,7 @@ public enum SMSPResponseReader {
         return number
     }
 
-    private static func readPlan(_ record: XMLElement, number: Int) throws(SMSPResponseError) -> ProtectionPlan {
+    private static func readPlan(_ record: some XMLElementReading, number: Int) throws(SMSPResponseError) -> ProtectionPlan {
         let which = "plan \(number)"
         guard let organisation = record.child("communicationFunctionSnd")?.child("organisation"),
               let odsCode = organisation.child("id")?.attribute("extension")?.trimmed, !odsCode.isEmpty
@@ -173,7 +175,7 @@ public enum SMSPResponseReader {
         return ProtectionPlan(type: planType, start: start, end: end, subject: subject, localAuthority: authority)
     }
 
-    private static func readSubject(_ subject: XMLElement) -> PlanSubject? {
+    private static func readSubject(_ subject: some XMLElementReading) -> PlanSubject? {
         if let child = subject.child("COCT_TP145101GB01.Child") {
             let person = child.child("childPerson")
             return .child(nhsNumber: child.child("id")?.attribute("extension")?.trimmed,
@@ -189,7 +191,7 @@ public enum SMSPResponseReader {
         return nil
     }
 
-    private static func readAccess(_ element: XMLElement) throws(SMSPResponseError) -> AccessRecord {
+    private static func readAccess(_ element: some XMLElementReading) throws(SMSPResponseError) -> AccessRecord {
         let query = SMSPRequestReader.readQuery(element)
         guard let timeText = query.effectiveTime else {
             throw malformed("an access history entry has no time (effectiveTime)")
@@ -202,7 +204,7 @@ public enum SMSPResponseReader {
 
     // MARK: Parts
 
-    private static func readFault(_ fault: XMLElement) -> SOAPFault {
+    private static func readFault(_ fault: some XMLElementReading) -> SOAPFault {
         // faultcode and faultstring are unqualified in SOAP 1.1; the toolkit details are looked up by
         // local name because SMSPs differ on their namespace.
         let info = fault.descendant(named: "ToolkitErrorInfo")
@@ -228,13 +230,13 @@ public enum SMSPResponseReader {
     }
 }
 
-extension XMLElement {
+extension XMLElementReading {
     /// The first child element with this local name, in the HL7 namespace unless told otherwise.
-    func child(_ localName: String, _ namespace: String = SMSPNamespaces.hl7) -> XMLElement? {
+    func child(_ localName: String, _ namespace: String = SMSPNamespaces.hl7) -> Self? {
         firstChildElement(named: localName, namespaceURI: namespace)
     }
 
-    func children(_ localName: String, _ namespace: String = SMSPNamespaces.hl7) -> [XMLElement] {
+    func children(_ localName: String, _ namespace: String = SMSPNamespaces.hl7) -> [Self] {
         childElements(named: localName, namespaceURI: namespace)
     }
 
@@ -243,7 +245,7 @@ extension XMLElement {
     }
 
     /// The first descendant with this local name, in any namespace (depth first).
-    func descendant(named localName: String) -> XMLElement? {
+    func descendant(named localName: String) -> Self? {
         for child in childElements {
             if child.localName == localName { return child }
             if let found = child.descendant(named: localName) { return found }
