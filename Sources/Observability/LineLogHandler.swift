@@ -41,8 +41,9 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        // The event's own metadata wins over the logger's; most loggers have none to merge.
+        var merged = event.metadata ?? [:]
+        if !metadata.isEmpty { merged.merge(metadata) { fromEvent, _ in fromEvent } }
         var line = line(time: Date(), level: event.level, message: event.message.description, metadata: merged)
         line.append(UInt8(ascii: "\n"))
         line.withUnsafeBytes { bytes in
@@ -64,12 +65,14 @@ public struct LineLogHandler: LogHandler {
             // One event, one line: a line break inside a message would start a line that looks like
             // another event.
             func append(_ text: String) {
-                for byte in text.utf8 {
-                    bytes.append(byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") ? UInt8(ascii: " ") : byte)
-                }
+                let isLineBreak = { (byte: UInt8) in byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") }
+                guard text.utf8.contains(where: isLineBreak) else { return bytes.append(contentsOf: text.utf8) }
+                bytes.append(contentsOf: text.utf8.map { isLineBreak($0) ? UInt8(ascii: " ") : $0 })
             }
             append(UTCTimestamp.string(time))
-            append(" \(level.rawValue) ")
+            append(" ")
+            append(level.rawValue)
+            append(" ")
             append(label)
             append(": ")
             append(NHSNumberMasking.masking(message))

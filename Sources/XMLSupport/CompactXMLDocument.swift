@@ -101,8 +101,14 @@ public final class CompactXMLDocument {
         sax.pointee.ignorableWhitespace = characters
         sax.pointee.cdataBlock = characters
 
+        // Room for a typical message at once (an element or attribute every 40 bytes or so, half
+        // the bytes text) rather than growing each array from nothing.
         var builder = Builder()
+        builder.elements.reserveCapacity(bytes.count / 40)
+        builder.attributes.reserveCapacity(bytes.count / 40)
+        builder.attributeValues.reserveCapacity(bytes.count / 4)
         builder.text.reserveCapacity(bytes.count / 2)
+        builder.open.reserveCapacity(32)
         let collector = LibXML2ErrorCollector()
         withUnsafeMutablePointer(to: &builder) { building in
             context.pointee._private = UnsafeMutableRawPointer(building)

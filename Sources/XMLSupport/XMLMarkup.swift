@@ -23,7 +23,7 @@ public struct XMLMarkup: Sendable, Hashable, CustomStringConvertible, Expressibl
         var text = ""
 
         public init(literalCapacity: Int, interpolationCount: Int) {
-            text.reserveCapacity(literalCapacity + interpolationCount * 16)
+            text.reserveCapacity(literalCapacity + interpolationCount * 64)
         }
 
         public mutating func appendLiteral(_ literal: String) { text += literal }
