@@ -44,15 +44,6 @@ enum ConnectionCommand: Sendable {
     case inspect(queue: String, @Sendable (Result<AMQPQueueState, AMQPError>) -> Void)
     case close(@Sendable () -> Void)
 
-    /// Whether performing it only writes frames and waits for no reply (publishes are confirmed
-    /// later, asynchronously), so its frames may be held back to leave with the next ones.
-    var writesWithoutAnswer: Bool {
-        switch self {
-        case .publish, .settle: true
-        case .topology, .inspect, .close: false
-        }
-    }
-
     /// Completes the command with `error` without performing it.
     func fail(_ error: AMQPError) {
         switch self {

@@ -85,11 +85,7 @@ final class ConnectionDriver {
         while closeCompletion == nil {
             let commands = mailbox.takeAll()
             var busy = !commands.isEmpty
-            for command in commands {
-                session?.isHoldingWrites = commands.count > 1 && command.writesWithoutAnswer
-                handle(command)
-            }
-            session?.isHoldingWrites = false
+            commands.forEach(handle)
             if closeCompletion != nil { break }
             if session == nil { reconnectIfDue() }
             // When the last read left nothing waiting and no command has run since, `poll` below

@@ -128,19 +128,6 @@ final class RabbitMQSession {
     /// The socket, for waiting on it with `poll`.
     var fileDescriptor: Int32 { amqp_get_sockfd(state) }
 
-    /// While set, frames written are held by the kernel (`TCP_CORK`) and leave together when it is
-    /// cleared: a turn's publishes and acks in one TCP segment instead of one segment each (rabbitmq-c
-    /// writes every frame with its own `send`). Set it only around writes that wait for no answer:
-    /// a held RPC request would sit for up to 200 ms.
-    var isHoldingWrites = false {
-        didSet {
-            guard isHoldingWrites != oldValue else { return }
-            var flag: Int32 = isHoldingWrites ? 1 : 0
-            // A socket that refuses (it is failing anyway) simply sends each frame at once.
-            _ = setsockopt(fileDescriptor, Int32(IPPROTO_TCP), TCP_CORK, &flag, socklen_t(MemoryLayout<Int32>.size))
-        }
-    }
-
     // MARK: Synchronous methods
 
     func declare(_ exchange: AMQPExchange) throws(AMQPError) {
