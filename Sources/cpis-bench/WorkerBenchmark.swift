@@ -54,7 +54,7 @@ struct WorkerBenchmark: AsyncParsableCommand {
         let broker = try await AMQPConnection.connect(try AMQPConfiguration(url: amqpURL), logger: logger)
 
         print("""
-            worker benchmark: \(batch) batch lookups queued, \(triageRate) triage lookups/s beside them, for \(nhsNumbers), SMSP latency \
+            worker benchmark: \(batch) batch lookups queued, \(triageRate) triage lookups/s beside them (answered by direct reply-to), for \(nhsNumbers), SMSP latency \
             L = \(latencyMs) ms, \(reservedForTriage) slots kept for triage; \(ProcessInfo.processInfo.activeProcessorCount) \
             cores shared by the worker, the broker, the simulator and this load generator
             """)
@@ -69,11 +69,14 @@ struct WorkerBenchmark: AsyncParsableCommand {
         let prefix = "bench.\(UUID().uuidString.prefix(8).lowercased())"
         let topology = Self.topology(prefix: prefix)
         try await topology.declare(on: broker)
-        let replies = (triage: "\(prefix).triage.replies", batch: "\(prefix).batch.replies")
+        // The batch's answers go to a queue, as a batch job's do; triage waits on direct reply-to,
+        // as the contract says a caller waiting at triage does.
+        let replies = (triage: AMQPQueue.directReplyTo, batch: "\(prefix).batch.replies")
         let arrivals = Mutex<[String: ContinuousClock.Instant]>([:])
-        for queue in [replies.triage, replies.batch] {
-            try await broker.declare(AMQPQueue.quorum(queue))
-            try await broker.consume(AMQPConsumer(queue: queue, tag: queue, prefetch: 0, acknowledgement: .automatic)) { delivery in
+        try await broker.declare(AMQPQueue.quorum(replies.batch))
+        let triageReplies = "\(prefix).triage.replies"
+        for (queue, tag) in [(replies.triage, triageReplies), (replies.batch, replies.batch)] {
+            try await broker.consume(AMQPConsumer(queue: queue, tag: tag, prefetch: 0, acknowledgement: .automatic)) { delivery in
                 let now = ContinuousClock.now
                 if let id = delivery.message.properties.correlationId {
                     arrivals.withLock { if $0[id] == nil { $0[id] = now } }
@@ -144,7 +147,8 @@ struct WorkerBenchmark: AsyncParsableCommand {
             return (after.cpuSeconds - before.cpuSeconds) * 1000 / Double(lookups - answeredBefore)
         }
         let cpu = perLookup(before, after)
-        for queue in topology.declarations.queues.map(\.name) + [replies.triage, replies.batch] {
+        try? await broker.cancel(consumerTag: triageReplies)
+        for queue in topology.declarations.queues.map(\.name) + [replies.batch] {
             try? await broker.deleteQueue(queue)
         }
         return String(format: """
