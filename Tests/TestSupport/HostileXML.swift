@@ -75,6 +75,22 @@ public enum HostileXML {
 
     /// An XML declaration, then a document type declaration with `declarations` as its internal
     /// subset when there are any, then the frame around `content`.
+    /// Every document here that has a document type declaration, named: what a reader refusing
+    /// DOCTYPEs must refuse, as such and without fetching anything from `url` (a listener's).
+    public static func documentTypeDeclarations(fetchingFrom url: String, in frame: Frame) -> [(name: String, document: String)] {
+        [
+            ("XXE to a file", externalEntity(in: frame)),
+            ("XXE to a URL", externalEntity("\(url)/entity", in: frame)),
+            ("XXE through a parameter entity", externalParameterEntity("\(url)/p.dtd", in: frame)),
+            ("external DTD", externalDTD("\(url)/x.dtd", in: frame)),
+            ("billion laughs", billionLaughs(in: frame)),
+            ("quadratic blowup", quadraticBlowup(in: frame)),
+            ("harmless DOCTYPE", harmlessDocumentType(in: frame)),
+            // Refused for its DOCTYPE, not as malformed: the subset is never read.
+            ("malformed internal subset", "<!DOCTYPE r [ <!ENTITY broken ]>\n<r/>"),
+        ]
+    }
+
     private static func document(declaring declarations: String? = nil, content: String, in frame: Frame) -> String {
         let (rootName, open, close) = frame.parts
         let doctype = declarations.map { "<!DOCTYPE \(rootName) [\n\($0)\n]>\n" } ?? ""
