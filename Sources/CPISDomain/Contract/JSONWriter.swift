@@ -44,6 +44,17 @@ public struct JSONWriter {
     public mutating func string(_ value: String?) {
         guard let value else { return null() }
         bytes.append(UInt8(ascii: "\""))
+        defer {
+            bytes.append(UInt8(ascii: "\""))
+            afterValue = true
+        }
+        // Most strings (ids, codes, names, times) need no escape: appended whole, after one pass
+        // over their contiguous bytes, rather than byte by byte.
+        func needsEscape(_ byte: UInt8) -> Bool {
+            byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+        }
+        let plain = value.utf8.withContiguousStorageIfAvailable { !$0.contains(where: needsEscape) } ?? false
+        guard !plain else { return bytes.append(contentsOf: value.utf8) }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), byte]
@@ -57,8 +68,6 @@ public struct JSONWriter {
             default: bytes.append(byte)
             }
         }
-        bytes.append(UInt8(ascii: "\""))
-        afterValue = true
     }
 
     public mutating func number(_ value: Int) {
