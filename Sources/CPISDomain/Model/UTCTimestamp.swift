@@ -24,13 +24,17 @@ public enum UTCTimestamp {
 
 extension UTCTimestamp {
     /// Reads what ``string(_:)`` writes: `yyyy-MM-ddTHH:mm:ss[.fraction]Z`; nil for anything else.
+    /// The fraction may have any number of digits (XML Schema sets no limit); those past the
+    /// nanosecond are read but do not count.
     public static func date(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z") else { return nil }
+        func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+        /// The value of a few digits (never more than nine: an Int holds them).
         func number(_ range: Range<Int>) -> Int? {
             var value = 0
             for byte in bytes[range] {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                guard isDigit(byte) else { return nil }
                 value = value * 10 + Int(byte - UInt8(ascii: "0"))
             }
             return value
@@ -43,10 +47,13 @@ extension UTCTimestamp {
         else { return nil }
         var fraction = 0.0
         if bytes.count > 20 {
-            // ".d...dZ"
-            guard bytes[19] == UInt8(ascii: "."), bytes.count > 21, let digits = number(20..<(bytes.count - 1)),
-                  bytes.count - 21 <= 9 else { return nil }
-            fraction = Double(digits) / pow(10, Double(bytes.count - 21))
+            // ".d...dZ": every digit checked, at most nine read (more would overflow an Int).
+            let digitCount = bytes.count - 21
+            guard bytes[19] == UInt8(ascii: "."), digitCount > 0, bytes[20..<(bytes.count - 1)].allSatisfy(isDigit)
+            else { return nil }
+            let read = min(digitCount, 9)
+            guard let digits = number(20..<(20 + read)) else { return nil }
+            fraction = Double(digits) / pow(10, Double(read))
         } else {
             guard bytes[19] == UInt8(ascii: "Z") else { return nil }
         }
