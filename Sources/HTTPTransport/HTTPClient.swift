@@ -187,6 +187,31 @@ public final class HTTPClient: Sendable {
         }
     }
 
+    /// Opens connections to `endpoint` until `count` wait idle in the pool (never more than the
+    /// pool keeps), so that the first requests find one ready instead of waiting for a TCP and TLS
+    /// handshake of their own. Best effort, within `timeout` in all: it stops at the first
+    /// connection that cannot be made, and says how many it opened.
+    @discardableResult
+    public func warmUp(_ endpoint: HTTPEndpoint, connections count: Int, within timeout: Duration) -> Int {
+        let deadline = Deadline.after(timeout)
+        let idle = pool.withLock { $0.idle[endpoint.key]?.count ?? 0 }
+        var opened = 0
+        for _ in idle..<max(idle, min(count, maximumIdleConnectionsPerHost)) where !deadline.hasPassed {
+            do throws(Connection.ConnectFailure) {
+                let connection = try Connection.open(host: endpoint.host, port: endpoint.port,
+                                                     tls: endpoint.isSecure ? tls : nil,
+                                                     deadline: Deadline.earliest(deadline, .after(connectTimeout)), lookUp: lookUp)
+                release(connection, to: endpoint)
+                opened += 1
+            } catch {
+                logger.debug("warming up: could not open a connection", metadata: [
+                    "server": "\(endpoint.authority)", "reason": "\(describe(error, endpoint: endpoint, timeout: timeout, requestDeadline: deadline).message)"])
+                break
+            }
+        }
+        return opened
+    }
+
     // MARK: - Connections
 
     /// An idle pooled connection that is still usable, or a new one.

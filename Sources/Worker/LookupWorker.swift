@@ -142,6 +142,15 @@ public final class LookupWorker: Sendable {
                 """)
         }
         try await topology.declare(on: connection)
+        // A connection per slot before the first delivery: otherwise the first lookups each wait for
+        // a TLS handshake, and a triage lookup arriving while the batch holds every connection made
+        // so far waits for one of its own (it was the slowest triage lookup of every benchmark run).
+        let upstream = upstream
+        let slots = settings.maximumInFlight
+        let opened = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: upstream.warmUp(connections: slots, within: .seconds(2))) }
+        }
+        logger.debug("opened \(opened) connections to the upstream in advance")
         try await connection.consume(AMQPConsumer(queue: topology.unanswered, tag: Self.unansweredTag, prefetch: 4)) {
             [self] delivery in deadLetters.async { self.answerDeadLettered(delivery) }
         }

@@ -10,6 +10,8 @@ protocol Upstream: Sendable {
     /// timeout is `timeout` or what is left until `deadline`, whichever is shorter. Blocking: call it
     /// from a Dispatch queue, never from Swift's cooperative pool.
     func call(_ request: LookupRequest, deadline: Date?, timeout: Duration) -> SMSPCallOutcome
+    /// Opens up to `connections` connections in advance, within `timeout`; how many it opened.
+    func warmUp(connections: Int, within timeout: Duration) -> Int
 }
 
 /// What one call to the upstream came to, classified for the worker (wire format, section 5).
@@ -66,6 +68,10 @@ struct SMSPClient: Upstream {
         case .outcome(let outcome): return outcome
         case .response(let response): return Self.classify(response, asked: soap.messageID, about: request.nhsNumber)
         }
+    }
+
+    func warmUp(connections: Int, within timeout: Duration) -> Int {
+        endpoint.warmUp(over: http, connections: connections, within: timeout)
     }
 
     /// Classifies a response to the query `messageID` about `nhsNumber`.

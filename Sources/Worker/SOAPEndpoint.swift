@@ -22,6 +22,12 @@ struct SOAPEndpoint {
         self.unreachableCode = unreachableCode
     }
 
+    /// Opens `connections` connections in advance (see ``HTTPClient/warmUp(_:connections:within:)``);
+    /// how many it opened.
+    func warmUp(over http: HTTPClient, connections: Int, within timeout: Duration) -> Int {
+        http.warmUp(server, connections: connections, within: timeout)
+    }
+
     /// The send's result: the response to classify, or the outcome already decided.
     enum Sent {
         case response(HTTPResponse)

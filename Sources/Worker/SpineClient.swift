@@ -32,6 +32,10 @@ struct SpineClient: Upstream {
         endpoint = try SOAPEndpoint(url, name: "Spine", unreachableCode: Self.connectFailure)
     }
 
+    func warmUp(connections: Int, within timeout: Duration) -> Int {
+        endpoint.warmUp(over: http, connections: connections, within: timeout)
+    }
+
     func call(_ request: LookupRequest, deadline: Date?, timeout: Duration) -> SMSPCallOutcome {
         let query: SpineRequest
         do {

@@ -40,6 +40,16 @@ struct WorkerSafetyTests {
         await rig.stop()
     }
 
+    @Test("a started worker has a connection per slot open before its first lookup, so none waits for a handshake")
+    func connectionsOpenedInAdvance() async throws {
+        let rig = try await WorkerRig(maximumInFlight: 8, reservedForTriage: 2)
+        #expect(rig.server.acceptedConnections == 8, "one connection a slot, opened at start")
+        let ids = try await Self.queue(rig, batch: 6, triage: 2)
+        _ = try await rig.results(for: ids)
+        #expect(rig.server.acceptedConnections == 8, "the lookups used the connections already open")
+        await rig.stop()
+    }
+
     @Test("an answer about another patient is never delivered", arguments: [
         ("9990000018", SimulatorFault.crossedRecord, "a different patient"),
         ("9990000018", SimulatorFault.crossedUnbornRecord, "a different patient"),
