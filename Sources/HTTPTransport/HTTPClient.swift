@@ -156,8 +156,6 @@ public final class HTTPClient: Sendable {
 
     // MARK: - Exchange
 
-    /// Reads the response, skipping interim (1xx) ones, and says whether the connection can carry
-    /// another request.
     private func describe(_ failure: HTTPParser.Failure, endpoint: HTTPEndpoint, timeout: Duration, isReused: Bool) -> HTTPTransportError {
         let server = endpoint.authority
         switch failure {
@@ -196,16 +194,13 @@ public final class HTTPClient: Sendable {
         let deadline = Deadline.after(timeout)
         let idle = pool.withLock { $0.idle[endpoint.key]?.count ?? 0 }
         var opened = 0
-        for _ in idle..<max(idle, min(count, maximumIdleConnectionsPerHost)) where !deadline.hasPassed {
-            do throws(Connection.ConnectFailure) {
-                let connection = try Connection.open(host: endpoint.host, port: endpoint.port,
-                                                     tls: endpoint.isSecure ? tls : nil,
-                                                     deadline: Deadline.earliest(deadline, .after(connectTimeout)), lookUp: lookUp)
-                release(connection, to: endpoint)
+        while idle + opened < min(count, maximumIdleConnectionsPerHost), !deadline.hasPassed {
+            do throws(HTTPTransportError) {
+                release(try openConnection(to: endpoint, deadline: deadline, timeout: timeout), to: endpoint)
                 opened += 1
             } catch {
-                logger.debug("warming up: could not open a connection", metadata: [
-                    "server": "\(endpoint.authority)", "reason": "\(describe(error, endpoint: endpoint, timeout: timeout, requestDeadline: deadline).message)"])
+                logger.debug("warming up: could not open a connection",
+                             metadata: ["server": "\(endpoint.authority)", "reason": "\(error.message)"])
                 break
             }
         }
@@ -225,11 +220,16 @@ public final class HTTPClient: Sendable {
             logger.debug("discarding a stale keep-alive connection", metadata: ["server": "\(endpoint.authority)"])
             idle.connection.close()
         }
-        let connectDeadline = Deadline.earliest(deadline, .after(connectTimeout))
+        return (try openConnection(to: endpoint, deadline: deadline, timeout: timeout), false)
+    }
+
+    /// A new connection (TCP, and TLS for `https`), within `connectTimeout` and the request's deadline.
+    private func openConnection(to endpoint: HTTPEndpoint, deadline: Deadline, timeout: Duration) throws(HTTPTransportError)
+        -> Connection
+    {
         do throws(Connection.ConnectFailure) {
-            let connection = try Connection.open(host: endpoint.host, port: endpoint.port, tls: endpoint.isSecure ? tls : nil,
-                                                 deadline: connectDeadline, lookUp: lookUp)
-            return (connection, false)
+            return try Connection.open(host: endpoint.host, port: endpoint.port, tls: endpoint.isSecure ? tls : nil,
+                                       deadline: Deadline.earliest(deadline, .after(connectTimeout)), lookUp: lookUp)
         } catch {
             throw describe(error, endpoint: endpoint, timeout: timeout, requestDeadline: deadline)
         }

@@ -294,7 +294,6 @@ public final class HTTPServer: Sendable {
         case keepOpen, ended
     }
 
-
     private func serve(_ socket: Socket, client: String, address: String, handler: @Sendable (HTTPRequest, HTTPPeer) -> HTTPServerReply) {
         let connection: Connection
         do throws(IOError) {

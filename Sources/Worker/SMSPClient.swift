@@ -6,12 +6,19 @@ import HTTPTransport
 /// itself when this deployment is the SMSP (``SpineClient``, HL7 V3).
 protocol Upstream: Sendable {
     var http: HTTPClient { get }
+    /// Where its queries go.
+    var endpoint: SOAPEndpoint { get }
     /// Sends one query, unless `deadline` has passed by the moment it is ready to go; the call's
     /// timeout is `timeout` or what is left until `deadline`, whichever is shorter. Blocking: call it
     /// from a Dispatch queue, never from Swift's cooperative pool.
     func call(_ request: LookupRequest, deadline: Date?, timeout: Duration) -> SMSPCallOutcome
+}
+
+extension Upstream {
     /// Opens up to `connections` connections in advance, within `timeout`; how many it opened.
-    func warmUp(connections: Int, within timeout: Duration) -> Int
+    func warmUp(connections: Int, within timeout: Duration) -> Int {
+        endpoint.warmUp(over: http, connections: connections, within: timeout)
+    }
 }
 
 /// What one call to the upstream came to, classified for the worker (wire format, section 5).
@@ -42,7 +49,7 @@ struct SMSPClient: Upstream {
     let builder: SMSPRequestBuilder
     /// When set, every request is validated against the NHS schemas before it is sent.
     let validator: SMSPSchemaValidator?
-    private let endpoint: SOAPEndpoint
+    let endpoint: SOAPEndpoint
 
     /// - Throws: ``HTTPTransportError/Code/invalidRequest`` for an endpoint that is not `http` or `https`.
     init(http: HTTPClient, endpoint: URL, builder: SMSPRequestBuilder, validator: SMSPSchemaValidator?) throws(HTTPTransportError) {
@@ -68,10 +75,6 @@ struct SMSPClient: Upstream {
         case .outcome(let outcome): return outcome
         case .response(let response): return Self.classify(response, asked: soap.messageID, about: request.nhsNumber)
         }
-    }
-
-    func warmUp(connections: Int, within timeout: Duration) -> Int {
-        endpoint.warmUp(over: http, connections: connections, within: timeout)
     }
 
     /// Classifies a response to the query `messageID` about `nhsNumber`.

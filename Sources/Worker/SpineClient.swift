@@ -15,7 +15,7 @@ struct SpineClient: Upstream {
     let validator: SpineSchemaValidator?
     /// QUQI reason codes that mean "not on CP-IS" (CPIS-0001); any other reason is CPIS-9999.
     let notFoundReasons: Set<String>
-    private let endpoint: SOAPEndpoint
+    let endpoint: SOAPEndpoint
     private let logger: Logger
 
     init(http: HTTPClient, identity: SpineIdentity, validator: SpineSchemaValidator?, notFoundReasons: Set<String>,
@@ -30,10 +30,6 @@ struct SpineClient: Upstream {
         self.validator = validator
         self.notFoundReasons = notFoundReasons
         endpoint = try SOAPEndpoint(url, name: "Spine", unreachableCode: Self.connectFailure)
-    }
-
-    func warmUp(connections: Int, within timeout: Duration) -> Int {
-        endpoint.warmUp(over: http, connections: connections, within: timeout)
     }
 
     func call(_ request: LookupRequest, deadline: Date?, timeout: Duration) -> SMSPCallOutcome {
