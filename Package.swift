@@ -14,7 +14,7 @@ import PackageDescription
 //   FrontDoor             the SMSP CP-IS API served to care providers' systems, relayed to the workers
 //   cpis                  the one executable; subcommands
 //   cpis-bench            benchmarks that print figures (run by Deploy/benchmark.sh)
-//   fuzz-*                libFuzzer targets for the readers of untrusted input (run by Deploy/fuzz.sh)
+//   fuzz-*                libFuzzer targets for the readers of untrusted input, timestamps among them (run by Deploy/fuzz.sh)
 let strictSwift: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
@@ -167,7 +167,8 @@ let package = Package(
     // it reads with): Deploy/fuzz.sh builds them with -sanitize=fuzzer and runs them; a plain build
     // only compiles and links them.
     + [("http-request", "HTTPTransport"), ("http-response", "HTTPTransport"), ("smsp-request", "CPISDomain"),
-       ("smsp-response", "CPISDomain"), ("spine-response", "CPISDomain"), ("lookup-json", "CPISDomain")].map { folder, module in
+       ("smsp-response", "CPISDomain"), ("spine-response", "CPISDomain"), ("lookup-json", "CPISDomain"),
+       ("timestamp", "CPISDomain")].map { folder, module in
         .executableTarget(name: "fuzz-\(folder)", dependencies: [.target(name: module)], path: "Sources/Fuzz/\(folder)",
                           swiftSettings: strictSwift)
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the readers of untrusted input with libFuzzer (Sources/Fuzz): the HTTP request and response
-# parsers, the SMSP SOAP request reader, the SMSP and Spine response readers, and the JSON lookup
+# parsers, the SMSP SOAP request reader, the timestamp reader, the SMSP and Spine response readers, and the JSON lookup
 # intake. Builds them with -sanitize=fuzzer,address in .build-fuzz, seeds each from real messages (the
 # NHS reference artefacts in ../shared/nhs, what `cpis smsp request` and `cpis spine request` write,
 # HTTP messages and JSON bodies written here), runs each in turn, and prints per target the
@@ -88,6 +88,19 @@ for body in "$json/request-triage-person.json" "$json/request-batch-system.json"
     "$cpis" spine request "$body" >"$requests/spine-$name.xml"
 done
 cp "$requests"/* "$seeds/smsp-request/"
+
+# --- Seeds: timestamps, as requests carry them and as senders get them wrong ---------------------------
+
+grep -ohE '<wsu:(Created|Expires)>[^<]*' "$requests"/smsp-*.xml | sed 's/.*>//' | while read -r stamp; do
+    printf '%s' "$stamp" >"$seeds/timestamp/$stamp"
+done
+n=0
+for stamp in 2026-03-29T00:59:59Z 2026-10-25T01:30:00.5+01:00 2026-11-24T14:30:00-14:00 0001-01-01T00:00:00+14:00 \
+             9999-12-31T23:59:59.999999999-00:30 2026-11-24T14:30:00.123456789012345678901234Z 2026-02-29T00:00:00Z \
+             "2026-11-24T14:30:34.$(printf '7%.0s' {1..60})'7777284Z"; do
+    printf '%s' "$stamp" >"$seeds/timestamp/seed-$((n++))"
+done
+printf '%s\n' '"Z"' '"+14:00"' '"-00:00"' '".999999999"' '"T23:59:59"' '"-02-29"' >"$work/timestamp.dict"
 
 # --- Seeds: SMSP answers, the NHS test tool's templates, bare and in a SOAP response -------------------
 

@@ -15,7 +15,10 @@ import XMLSupport
 /// | a request the checks refuse (SOAPAction, WS-Addressing, WS-Security, envelope, payload, a reused MessageID) | SOAP Client fault naming every problem |
 /// | an NHS number that fails its check digit | SMSP-0001, nothing sent |
 /// | a client or organisation not authorised | SMSP-0005, nothing sent |
+/// | a reused tracking id asking another NHS number or requester | SOAP Client fault, nothing sent |
 /// | a lookup | the worker's outcome: SMSP-0000, CPIS-0001, SMSP-0003, or the upstream's error code |
+/// | a result with a record about another child (checked again at the last step) | SMSP-0002, none of it returned |
+/// | less than the minimum call time left before `wsu:Expires` | SMSP-0004 at once, nothing sent |
 /// | no result within the caller's patience | SMSP-0004; the lookup expires and is never asked later |
 final class FrontDoor: Sendable {
     private let configuration: FrontDoorConfiguration
@@ -101,15 +104,29 @@ final class FrontDoor: Sendable {
 
         // The caller's patience, and never past the message's own expiry.
         var deadline = receivedAt.addingTimeInterval(configuration.patience.seconds)
-        if let expires = incoming.expires.flatMap(SMSPRequestInspector.parseTimestamp) { deadline = min(deadline, expires) }
+        if let expires = incoming.expires.flatMap(UTCTimestamp.date) { deadline = min(deadline, expires) }
         let key = LookupRelay.MessageKey(client: peer.certificateSubject ?? "", trackingID: trackingID)
         switch relay.lookup(LookupRequest(nhsNumber: nhsNumber, requester: requester), key: key, deadline: deadline) {
         case .answered(let result, let resent):
+            // The last step: whatever goes back is about the child this request asked about.
+            if let problem = SMSPAnswer.notAbout(nhsNumber, result) {
+                logger.critical("SAFETY HAZ-01: the result for this query \(problem): none of it is returned (SMSP-0002)",
+                                metadata: [LogKey.request: "\(result.requestId)", LogKey.nhsNumber: "\(nhsNumber.masked)"])
+                return (reply(.responseValidationError), .code(ResponseCode.responseValidationError.code, resent: resent))
+            }
             let response = SMSPAnswer.response(for: result, relatesTo: messageID, senderODSCode: configuration.senderODSCode)
             let code = SMSPAnswer.responseCode(for: result)
             logger.info("answered \(code?.code ?? "with a Client fault")\(resent ? " (a resend: from the first message's lookup)" : "")",
                         metadata: [LogKey.request: "\(result.requestId)"])
             return (response, code.map { .code($0.code, resent: resent) } ?? .clientFault)
+        case .trackingIDReused(let difference):
+            logger.warning("refused a query: its tracking id was used for another query (\(difference))")
+            return (SMSPAnswer.clientFault([
+                "itk:header/@trackingid \(trackingID) was already used for another query (\(difference)): every new query "
+                    + "needs a new tracking id (a resend keeps it and asks the same); nothing was asked"]), .clientFault)
+        case .noTimeToAsk:
+            logger.warning("too little time left before wsu:Expires to ask CP-IS: answered SMSP-0004, nothing asked")
+            return (reply(.spineUnavailable), .code(ResponseCode.spineUnavailable.code, resent: false))
         case .noAnswerInTime:
             logger.warning("no result within the caller's patience: answered SMSP-0004 (the lookup expires unasked)")
             return (reply(.spineUnavailable), .code(ResponseCode.spineUnavailable.code, resent: false))

@@ -23,6 +23,9 @@ public struct FrontDoorConfiguration: Sendable {
     public var triageQueue = WorkerTopology().triage
     /// How long a caller waits for its answer; the lookup expires after it.
     public var patience: Duration = .seconds(10)
+    /// A query is relayed only with at least this long left before its deadline (otherwise SMSP-0004
+    /// at once, nothing asked): the workers' own floor, so a query is not queued only to expire there.
+    public var minimumCallTime: Duration = WorkerConfiguration.smspMinimumCallTime
     /// How long a message is remembered, so that a resend (same tracking id) is answered from it.
     public var resendWindow: Duration = .seconds(600)
     /// How long a `wsa:MessageID` is remembered, so that its reuse is refused.
@@ -48,7 +51,7 @@ public struct FrontDoorConfiguration: Sendable {
     }
 
     /// Whether the endpoint listens on this machine only (where an open authorisation is allowed).
-    public var listensOnLoopbackOnly: Bool { ["127.0.0.1", "::1", "localhost"].contains(host) }
+    public var listensOnLoopbackOnly: Bool { isLoopbackHost(host) }
 
     public static let schema = SettingsSchema(
         keys: WorkerConfiguration.brokerKeys.union([
@@ -56,7 +59,7 @@ public struct FrontDoorConfiguration: Sendable {
             "tls.certificate", "tls.key", "tls.clientCA",
             "limits.maxHeaderBytes", "limits.maxBodyBytes", "limits.maxConnections", "limits.maxConnectionsPerClient",
             "limits.readTimeoutMs",
-            "topology.triage", "lookup.patienceMs", "lookup.resendWindowMs", "checks.messageIdWindowMs", "senderODS",
+            "topology.triage", "lookup.patienceMs", "lookup.minimumCallTimeMs", "lookup.resendWindowMs", "checks.messageIdWindowMs", "senderODS",
             "monitoring.enabled", "monitoring.host", "monitoring.port", "logging.level", "logging.format",
         ]),
         openMaps: ["authorisation.clients"],
@@ -95,6 +98,11 @@ public struct FrontDoorConfiguration: Sendable {
         configuration.triageQueue = settings.string("topology.triage", default: configuration.triageQueue)
         configuration.patience = .milliseconds(try settings.positiveInt("lookup.patienceMs",
                                                                         default: Int(configuration.patience.wholeMilliseconds)))
+        configuration.minimumCallTime = .milliseconds(try settings.positiveInt(
+            "lookup.minimumCallTimeMs", default: Int(configuration.minimumCallTime.wholeMilliseconds)))
+        guard configuration.minimumCallTime < configuration.patience else {
+            throw settings.problem("lookup.minimumCallTimeMs", "must be less than lookup.patienceMs, or no query is ever relayed")
+        }
         configuration.resendWindow = .milliseconds(try settings.positiveInt("lookup.resendWindowMs",
                                                                             default: Int(configuration.resendWindow.wholeMilliseconds)))
         configuration.messageIDWindow = .milliseconds(try settings.positiveInt(

@@ -54,7 +54,7 @@ public struct FrontDoorService: Service {
         let connection = try await AMQPConnection.connect(configuration.broker, logger: logger)
         let relay = LookupRelay(connection: connection, triageQueue: configuration.triageQueue,
                                 brokerUser: configuration.broker.username, resendWindow: configuration.resendWindow,
-                                logger: logger)
+                                minimumCallTime: configuration.minimumCallTime, logger: logger)
         try await relay.start()
         relayBox.withLock { $0 = relay }
 

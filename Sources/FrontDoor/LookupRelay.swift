@@ -15,6 +15,10 @@ import Synchronization
 /// lookup that got no answer from CP-IS (expired, or CP-IS unavailable through every retry) is
 /// asked anew. Resends are recognised per front-door process: behind a load balancer, keep a
 /// client on one instance (session affinity).
+///
+/// A resend is recognised only when it asks the same thing: the same client, tracking id, NHS number
+/// and requester. A reused tracking id asking anything else is refused, nothing asked: answering it
+/// from the first message would give one child's record for another (hazard log, HAZ-01).
 final class LookupRelay: Sendable {
     /// A client's message: its certificate identity and the ITK tracking id.
     struct MessageKey: Hashable, Sendable {
@@ -28,18 +32,24 @@ final class LookupRelay: Sendable {
         /// No result by the deadline (the lookup expires in its queue, or the worker answers
         /// `expired`: it is never asked later).
         case noAnswerInTime
+        /// Less than the minimum call time was left: nothing was relayed.
+        case noTimeToAsk
+        /// The tracking id was used for another query (another NHS number or requester): nothing asked.
+        case trackingIDReused(String)
         /// The broker did not take the lookup.
         case notPublished(String)
     }
 
-    /// One message's lookup: the callers waiting for it, then its result.
+    /// One message's lookup: what it asks, the callers waiting for it, then its result.
     private final class Entry: Sendable {
         let messageID: String
+        let query: LookupRequest
         let createdAt: Date
         private let state = Mutex<(result: LookupResult?, failure: String?, waiters: [DispatchSemaphore])>((nil, nil, []))
 
-        init(messageID: String, createdAt: Date) {
+        init(messageID: String, query: LookupRequest, createdAt: Date) {
             self.messageID = messageID
+            self.query = query
             self.createdAt = createdAt
         }
 
@@ -86,15 +96,18 @@ final class LookupRelay: Sendable {
     private let triageQueue: String
     private let brokerUser: String
     private let resendWindow: TimeInterval
+    private let minimumCallTime: TimeInterval
     private let logger: Logger
     private let state = Mutex(State())
     private let consuming = Atomic(false)
 
-    init(connection: AMQPConnection, triageQueue: String, brokerUser: String, resendWindow: Duration, logger: Logger) {
+    init(connection: AMQPConnection, triageQueue: String, brokerUser: String, resendWindow: Duration,
+         minimumCallTime: Duration, logger: Logger) {
         self.connection = connection
         self.triageQueue = triageQueue
         self.brokerUser = brokerUser
         self.resendWindow = resendWindow.seconds
+        self.minimumCallTime = minimumCallTime.seconds
         self.logger = logger
     }
 
@@ -111,19 +124,31 @@ final class LookupRelay: Sendable {
     /// until `deadline`. Blocks the calling thread (an HTTP connection's).
     func lookup(_ request: LookupRequest, key: MessageKey, deadline: Date) -> Outcome {
         let now = Date()
-        let (entry, isNew) = state.withLock { state -> (Entry, Bool) in
+        enum Decision { case wait(Entry, isNew: Bool), refuse(String), tooLate }
+        let decision = state.withLock { state -> Decision in
             forgetOld(&state, now: now)
-            if let entry = state.entries[key], entry.result.map(Self.mayBeReused) ?? true {
-                return (entry, false)
+            if let entry = state.entries[key] {
+                // The same tracking id asking something else: never the first message's answer.
+                if let difference = Self.difference(between: entry.query, and: request) {
+                    return .refuse(difference)
+                }
+                if entry.result.map(Self.mayBeReused) ?? true { return .wait(entry, isNew: false) }
             }
+            guard deadline.timeIntervalSince(now) >= minimumCallTime else { return .tooLate }
             let attempt = (state.attempts[key] ?? 0) + 1
             state.attempts[key] = attempt
-            let entry = Entry(messageID: Self.messageID(for: key, attempt: attempt), createdAt: now)
+            let entry = Entry(messageID: Self.messageID(for: key, attempt: attempt), query: request, createdAt: now)
             if let old = state.entries[key] { state.byMessageID[old.messageID] = nil }
             state.entries[key] = entry
             state.byMessageID[entry.messageID] = key
             state.order.append((key, entry))
-            return (entry, true)
+            return .wait(entry, isNew: true)
+        }
+        let entry: Entry, isNew: Bool
+        switch decision {
+        case .refuse(let difference): return .trackingIDReused(difference)
+        case .tooLate: return .noTimeToAsk
+        case .wait(let waited, let new): (entry, isNew) = (waited, new)
         }
         if isNew { publish(request, entry: entry, deadline: deadline) }
         let (result, failure) = entry.wait(until: deadline)
@@ -193,6 +218,16 @@ final class LookupRelay: Sendable {
             state.order.removeFirst(state.oldest)
             state.oldest = 0
         }
+    }
+
+    /// What a message under a reused tracking id asks differently from the first, in words (no NHS
+    /// number shown), or nil when it asks the same: the NHS number, the organisation and the author.
+    static func difference(between first: LookupRequest, and resend: LookupRequest) -> String? {
+        var differences: [String] = []
+        if first.nhsNumber != resend.nhsNumber { differences.append("another NHS number") }
+        if first.requester.organisation != resend.requester.organisation { differences.append("another organisation") }
+        if first.requester.author != resend.requester.author { differences.append("another author") }
+        return differences.isEmpty ? nil : differences.joined(separator: ", ")
     }
 
     /// Whether a resend may be answered with this result rather than asked anew: yes where CP-IS

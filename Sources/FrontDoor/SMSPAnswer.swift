@@ -32,6 +32,16 @@ enum SMSPAnswer {
         }
     }
 
+    /// Why `result` is not only about `nhsNumber`, or nil when it is: the result names another NHS
+    /// number, or a record is about another child. A record naming no child passes: the worker
+    /// delivers one only where the rest of Spine's answer vouches for it (hazard log, HAZ-01).
+    static func notAbout(_ nhsNumber: NHSNumber, _ result: LookupResult) -> String? {
+        if let number = result.nhsNumber, number != nhsNumber.digits {
+            return "is about another NHS number (*** *** \(number.suffix(4)), not \(nhsNumber))"
+        }
+        return result.plans.notAbout(nhsNumber, allowingUnnumbered: true)
+    }
+
     /// The HTTP response for a worker's result.
     static func response(for result: LookupResult, relatesTo: String, senderODSCode: String) -> HTTPResponse {
         guard let code = responseCode(for: result) else {

@@ -71,11 +71,7 @@ public struct SimulatorDataset: Sendable {
 
     /// "yyyy-MM-dd HH:mm" in English local time.
     private static func localTime(_ text: String, source: String) throws(SimulatorConfigurationError) -> Date {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_GB_POSIX")
-        formatter.timeZone = TimeZone(identifier: "Europe/London")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm"
-        guard let date = formatter.date(from: text) else {
+        guard let date = HL7Time.englishLocalTime(text) else {
             throw SimulatorConfigurationError("\(source): '\(text)' is not a \"yyyy-MM-dd HH:mm\" date-time")
         }
         return date

@@ -343,3 +343,12 @@ public struct SettingsReader {
         return previous[b.count]
     }
 }
+
+/// Whether a host names this machine only (127.0.0.0/8, ::1, localhost): where a service may run
+/// open, without an authorisation map, for local development.
+public func isLoopbackHost(_ host: String) -> Bool {
+    let host = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+    if ["localhost", "::1"].contains(host) { return true }
+    let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+    return octets.count == 4 && octets.first == "127" && octets.allSatisfy { UInt8($0) != nil }
+}

@@ -60,7 +60,8 @@ public struct LookupIntake: Sendable {
     /// On a retry whose earlier attempt may have reached CP-IS.
     static let possibleRepeatHeader = "x-cpis-possible-repeat"
     /// What a request whose deadline passed before it was sent is answered (here, or just before the send).
-    static let expiredMessage = "the request's deadline passed before it could be sent to CP-IS: nothing was sent"
+    static let expiredMessage = "the request's deadline passed, or left too little time for CP-IS to answer, "
+        + "before it could be sent: nothing was sent"
 
     var maximumBodyBytes: Int
     var authorisation: Authorisation

@@ -355,7 +355,8 @@ public final class LookupWorker: Sendable {
         let attempt = job.attempts + 1
         let nhsNumber = job.request.nhsNumber.digits
         let started = ContinuousClock.now
-        let outcome = upstream.call(job.request, deadline: job.deadline, timeout: settings.smspTimeout)
+        let outcome = upstream.call(job.request, deadline: job.deadline, timeout: settings.smspTimeout,
+                                    minimumCallTime: settings.minimumCallTime)
         if let result = WorkerMetrics.CallResult(outcome) { metrics.smspCall(result, took: .now - started) }
         func failed(_ kind: LookupResult.Failure.Kind, _ text: String, code: ResponseCode? = nil) -> LookupResult {
             LookupResult(requestId: job.requestId, nhsNumber: nhsNumber, outcome: .failed, responseCode: code,
@@ -402,8 +403,10 @@ public final class LookupWorker: Sendable {
             perform(machine.withLock { $0.callFailed(at: .now) })
             let retriesLeft = min(settings.maximumAttempts, (maximumRetries ?? settings.maximumAttempts) + 1) - attempt
             let step = attempt - 1
-            let fitsDeadline = job.deadline.map { Date().addingTimeInterval(topology.retryDelay(step: step).seconds) < $0 }
-                ?? true
+            // A retry is worth queueing only if it can still be sent after its delay.
+            let fitsDeadline = job.deadline.map {
+                Date().addingTimeInterval(topology.retryDelay(step: step).seconds + settings.minimumCallTime.seconds) <= $0
+            } ?? true
             // A query that may have reached CP-IS is asked again only where the settings allow it (a new
             // query notifies the local authority again), and the next attempt says it may be a repeat.
             let mayRetry = !mayHaveReachedCPIS || settings.retryQueriesThatMayHaveReachedCPIS

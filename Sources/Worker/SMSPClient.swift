@@ -8,10 +8,10 @@ protocol Upstream: Sendable {
     var http: HTTPClient { get }
     /// Where its queries go.
     var endpoint: SOAPEndpoint { get }
-    /// Sends one query, unless `deadline` has passed by the moment it is ready to go; the call's
-    /// timeout is `timeout` or what is left until `deadline`, whichever is shorter. Blocking: call it
-    /// from a Dispatch queue, never from Swift's cooperative pool.
-    func call(_ request: LookupRequest, deadline: Date?, timeout: Duration) -> SMSPCallOutcome
+    /// Sends one query, unless less than `minimumCallTime` is left until `deadline` by the moment it
+    /// is ready to go; the call's timeout is `timeout` or what is left until `deadline`, whichever is
+    /// shorter. Blocking: call it from a Dispatch queue, never from Swift's cooperative pool.
+    func call(_ request: LookupRequest, deadline: Date?, timeout: Duration, minimumCallTime: Duration) -> SMSPCallOutcome
 }
 
 extension Upstream {
@@ -35,7 +35,8 @@ enum SMSPCallOutcome: Sendable {
                      mayHaveReachedCPIS: Bool = false)
     /// Our own checks refused the request before sending (it lacks what Spine requires).
     case notSent(message: String)
-    /// The caller's deadline had passed when the request was ready to go: nothing was sent.
+    /// The caller's deadline had passed, or left less than the minimum call time, when the request
+    /// was ready to go: nothing was sent.
     case expiredBeforeSend
     /// The SMSP answered about someone else (a record for another NHS number, or an answer to
     /// another message): nothing of it may reach the result.
@@ -59,9 +60,7 @@ struct SMSPClient: Upstream {
         self.endpoint = try SOAPEndpoint(endpoint, name: "the SMSP", unreachableCode: nil)
     }
 
-    /// Sends one query, unless `deadline` has passed by the moment it is ready to go; the call's
-    /// timeout is `timeout` or what is left until `deadline`, whichever is shorter.
-    func call(_ request: LookupRequest, deadline: Date?, timeout: Duration) -> SMSPCallOutcome {
+    func call(_ request: LookupRequest, deadline: Date?, timeout: Duration, minimumCallTime: Duration) -> SMSPCallOutcome {
         let soap: SMSPRequest
         do {
             soap = try builder.build(nhsNumber: request.nhsNumber, requester: request.requester)
@@ -71,7 +70,8 @@ struct SMSPClient: Upstream {
         } catch {
             return .notSent(message: "the request does not conform to the NHS schemas: \(error)")
         }
-        switch endpoint.post(soap.body, soapAction: soap.soapAction, over: http, deadline: deadline, timeout: timeout) {
+        switch endpoint.post(soap.body, soapAction: soap.soapAction, over: http, deadline: deadline, timeout: timeout,
+                             minimumCallTime: minimumCallTime) {
         case .outcome(let outcome): return outcome
         case .response(let response): return Self.classify(response, asked: soap.messageID, about: request.nhsNumber)
         }
@@ -114,25 +114,17 @@ struct SMSPClient: Upstream {
     /// requested NHS number (the child's own, or the mother's for an unborn child).
     ///
     /// A subject with no NHS number at all is refused too, even in an answer tied to our query by its
-    /// ids: nothing then shows the record is the child's. (NHS Digital's own Spine success template
-    /// has such a record, against its schema; a real answer carries the number.)
-    static func mismatch(_ response: SMSPResponse, asked messageID: String, about nhsNumber: NHSNumber) -> String? {
+    /// ids, unless `allowingUnnumbered` (the Spine leg, where the rest of the answer vouches for it):
+    /// nothing else shows the record is the child's.
+    static func mismatch(_ response: SMSPResponse, asked messageID: String, about nhsNumber: NHSNumber,
+                         allowingUnnumbered: Bool = false) -> String? {
         if let relatesTo = response.relatesTo, relatesTo != messageID {
             return "the SMSP's answer relates to another message (wsa:RelatesTo \(relatesTo), not our \(messageID)): "
                 + "it may be another patient's answer, so none of it is used"
         }
-        for (index, plan) in response.answer.plans.enumerated() {
-            let subjectNumber: String?
-            switch plan.subject {
-            case .child(let number, _, _): subjectNumber = number
-            case .unbornChild(let mother): subjectNumber = mother.nhsNumber
-            }
-            let digits = subjectNumber?.filter { $0.isASCII && $0.isNumber }
-            guard digits == nhsNumber.digits else {
-                let shown = digits.map { "*** *** \($0.suffix(4))" } ?? "no NHS number"
-                return "the SMSP returned a record for a different patient (record \(index + 1) is about \(shown), "
-                    + "not \(nhsNumber)): none of the answer is used; report it to the SMSP's service desk"
-            }
+        if let problem = response.answer.plans.notAbout(nhsNumber, allowingUnnumbered: allowingUnnumbered) {
+            return "the SMSP returned a record for a different patient (\(problem)): none of the answer is used; "
+                + "report it to the SMSP's service desk"
         }
         return nil
     }

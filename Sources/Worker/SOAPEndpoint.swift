@@ -3,9 +3,10 @@ import Foundation
 import HTTPTransport
 
 /// Where an upstream (the SMSP, or Spine) takes its SOAP POSTs, and the send both clients make:
-/// the deadline checked last thing before it, with no floor (a query past its deadline would notify
-/// a local authority of an access nobody is waiting for), the call's timeout cut to what is left,
-/// and a transport failure turned into an outcome saying whether the query may have reached CP-IS.
+/// the deadline checked last thing before it, with the minimum call time as its floor (a query that
+/// cannot be answered in time would still notify a local authority of an access nobody will see), the
+/// call's timeout cut to what is left, and a transport failure turned into an outcome saying whether
+/// the query may have reached CP-IS.
 struct SOAPEndpoint {
     /// The endpoint's scheme, host and port (the connection pool's key), and its path and query:
     /// worked out once (Foundation's URL parts showed in profiles).
@@ -34,11 +35,13 @@ struct SOAPEndpoint {
         case outcome(SMSPCallOutcome)
     }
 
-    func post(_ body: String, soapAction: String, over http: HTTPClient, deadline: Date?, timeout: Duration) -> Sent {
+    /// Sends `body` unless less than `minimumCallTime` is left until `deadline` (then nothing is sent).
+    func post(_ body: String, soapAction: String, over http: HTTPClient, deadline: Date?, timeout: Duration,
+              minimumCallTime: Duration) -> Sent {
         var timeout = timeout
         if let deadline {
             let left = deadline.timeIntervalSinceNow
-            guard left > 0 else { return .outcome(.expiredBeforeSend) }
+            guard left > 0, left >= minimumCallTime.seconds else { return .outcome(.expiredBeforeSend) }
             timeout = min(timeout, .seconds(left))
         }
         var headers = HTTPHeaders()

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTransport
 import Logging
 import Metrics
+import Observability
 
 /// Asks Spine's CP-IS itself, when this deployment is the SMSP (`spine-hl7v3-wire.md`): builds
 /// QUPC_IN000006GB01, POSTs it over mutual TLS, reads the answer leniently and maps it to the SMSP
@@ -32,7 +33,7 @@ struct SpineClient: Upstream {
         endpoint = try SOAPEndpoint(url, name: "Spine", unreachableCode: Self.connectFailure)
     }
 
-    func call(_ request: LookupRequest, deadline: Date?, timeout: Duration) -> SMSPCallOutcome {
+    func call(_ request: LookupRequest, deadline: Date?, timeout: Duration, minimumCallTime: Duration) -> SMSPCallOutcome {
         let query: SpineRequest
         do {
             query = try builder.build(nhsNumber: request.nhsNumber, requester: request.requester)
@@ -44,7 +45,8 @@ struct SpineClient: Upstream {
             return .rejected(message: "the Spine request we built does not conform to QUPC_IN000006GB01.xsd: \(error)",
                              responseCode: ResponseCode(code: "SMSP-9999", displayName: "SMSP software failure"))
         }
-        switch endpoint.post(query.body, soapAction: query.soapAction, over: http, deadline: deadline, timeout: timeout) {
+        switch endpoint.post(query.body, soapAction: query.soapAction, over: http, deadline: deadline, timeout: timeout,
+                             minimumCallTime: minimumCallTime) {
         case .outcome(let outcome): return outcome
         case .response(let response): return classify(response, to: query, about: request.nhsNumber)
         }
@@ -87,9 +89,18 @@ struct SpineClient: Upstream {
         let serviceError = ResponseCode(code: "CPIS-9999", displayName: "CP-IS service error")
         switch spineResponse.answer {
         case .records(let answer):
+            let vouched = Self.vouchesForUnnumberedRecords(spineResponse, about: nhsNumber)
             let asked = SMSPResponse(relatesTo: nil, trackingID: nil, answer: answer)
-            if let problem = SMSPClient.mismatch(asked, asked: query.messageID, about: nhsNumber) {
+            if let problem = SMSPClient.mismatch(asked, asked: query.messageID, about: nhsNumber, allowingUnnumbered: vouched) {
                 return .wrongPatient(message: problem)
+            }
+            let unnumbered = answer.plans.filter { $0.subject.identifyingNHSNumber == nil }.count
+            if unnumbered > 0 {
+                logger.warning("""
+                    Spine's answer has \(unnumbered) record(s) naming no child, as NHS Digital's own template does: \
+                    delivered, as its wsa:RelatesTo names our query and every NHS number in it is the one asked
+                    """, metadata: [LogKey.nhsNumber: "\(nhsNumber.masked)"])
+                Counter(label: "cpis_spine_unnumbered_records_total").increment(by: unnumbered)
             }
             return .answered(answer, spine: audit(query, spineResponse))
         case .queryActFailed(let reasons) where reasons.contains(where: { notFoundReasons.contains($0.code) }):
@@ -117,6 +128,18 @@ struct SpineClient: Upstream {
             return .unavailable(message: "Spine: ebXML message error (\(errors.map(\.description).joined(separator: "; ")))",
                                 responseCode: serviceError, maximumRetries: nil, timedOut: false)
         }
+    }
+
+    /// Whether a record naming no child may be delivered (`spine-hl7v3-wire.md` §8: read Spine
+    /// leniently; NHS Digital's success template has such a record): only where everything else in the
+    /// answer ties it to our query and this child. Its `wsa:RelatesTo` names our query (``SpineResponse/mismatch(with:)``
+    /// has compared it; REPC carries no HL7 acknowledgement to compare), and it names NHS numbers (the
+    /// queries it lists, this one included), every one the child's. Where the lenient reading and the
+    /// rule that every record is about the child asked about meet, the rule wins: any other number, or
+    /// no `wsa:RelatesTo`, and none of the answer is used (hazard log, HAZ-01 over HAZ-02).
+    static func vouchesForUnnumberedRecords(_ response: SpineResponse, about nhsNumber: NHSNumber) -> Bool {
+        response.relatesTo != nil && !response.nhsNumbers.isEmpty
+            && response.nhsNumbers.allSatisfy { $0.filter { $0.isASCII && $0.isNumber } == nhsNumber.digits }
     }
 
     private func audit(_ query: SpineRequest, _ response: SpineResponse) -> AccessNotification.SpineAudit {

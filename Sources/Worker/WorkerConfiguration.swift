@@ -63,14 +63,14 @@ public struct WorkerConfiguration: Sendable {
             "topology.triage", "topology.batch", "topology.dead", "topology.unanswered", "topology.deadLetterExchange",
             "topology.results", "topology.retryPrefix", "topology.accessExchange", "topology.audit",
             "topology.deliveryLimit",
-            "smsp.endpoint", "smsp.username", "smsp.senderODS", "smsp.asid", "smsp.profileId", "smsp.timeoutMs",
+            "smsp.endpoint", "smsp.username", "smsp.senderODS", "smsp.asid", "smsp.profileId", "smsp.timeoutMs", "smsp.minimumCallTimeMs",
             "smsp.tls.ca", "smsp.tls.certificate", "smsp.tls.key", "smsp.schemaDirectory",
             "concurrency.maxInFlight", "concurrency.reservedForTriage", "retry.maxAttempts",
             "circuitBreaker.failureThreshold", "circuitBreaker.coolDownMs", "circuitBreaker.maxCoolDownMs",
             "shutdown.gracePeriodMs", "limits.maxBodyBytes",
             "monitoring.enabled", "monitoring.host", "monitoring.port", "logging.level", "logging.format",
             "upstream", "spine.endpoint", "spine.asid", "spine.partyKey", "spine.spineASID", "spine.fromAddress",
-            "spine.versionCode", "spine.timeoutMs", "spine.tls.ca", "spine.tls.certificate", "spine.tls.key",
+            "spine.versionCode", "spine.timeoutMs", "spine.minimumCallTimeMs", "spine.tls.ca", "spine.tls.certificate", "spine.tls.key",
             "spine.retryAfterPossibleProcessing", "spine.schemaDirectory",
         ]),
         openMaps: ["authorisation.users"],
@@ -125,6 +125,8 @@ public struct WorkerConfiguration: Sendable {
         guard worker.maximumAttempts >= 1 else { throw settings.problem("retry.maxAttempts", "must be at least 1") }
         worker.smspTimeout = .milliseconds(try settings.positiveInt("smsp.timeoutMs",
                                                                     default: Int(worker.smspTimeout.wholeMilliseconds)))
+        worker.minimumCallTime = .milliseconds(try settings.positiveInt(
+            "smsp.minimumCallTimeMs", default: Int(Self.smspMinimumCallTime.wholeMilliseconds)))
         worker.shutdownGracePeriod = .milliseconds(try settings.positiveInt("shutdown.gracePeriodMs",
                                                                             default: Int(worker.shutdownGracePeriod.wholeMilliseconds)))
         worker.maximumBodyBytes = try settings.positiveInt("limits.maxBodyBytes", default: worker.maximumBodyBytes)
@@ -136,6 +138,12 @@ public struct WorkerConfiguration: Sendable {
             "circuitBreaker.maxCoolDownMs", default: Int(worker.breakerMaximumCoolDown.wholeMilliseconds)))
         if let users = try settings.stringLists("authorisation.users"), !users.isEmpty {
             worker.authorisation = Authorisation(odsCodesByUser: users.mapValues(Set.init))
+        } else if let remote = broker.nodes.first(where: { !isLoopbackHost($0.host) }) {
+            // Fail closed, as the front door does: open only where nothing but this machine reaches the broker.
+            throw SettingsProblem("authorisation.users (in the settings file; never from the environment) is needed with "
+                + "the broker on \(remote.host): list each broker user with the ODS codes it may act for. Without it, any "
+                + "EPR could look up children for any organisation, which is allowed with a broker on a loopback address "
+                + "only (local development)")
         }
 
         let operations = try monitoringAndLogging(settings, defaultMonitoringPort: 9464)
@@ -147,6 +155,8 @@ public struct WorkerConfiguration: Sendable {
         case "spine":
             spine = try spineSettings(settings)
             worker.smspTimeout = .milliseconds(try settings.positiveInt("spine.timeoutMs", default: 20_000))
+            worker.minimumCallTime = .milliseconds(try settings.positiveInt(
+                "spine.minimumCallTimeMs", default: Int(Self.spineMinimumCallTime.wholeMilliseconds)))
         case let other:
             throw settings.problem("upstream", "'\(other)' is not smsp or spine")
         }
@@ -155,6 +165,12 @@ public struct WorkerConfiguration: Sendable {
             worker: worker, spine: spine, monitoring: operations.monitoring,
             logLevel: operations.logLevel, logFormat: operations.logFormat, unknownEnvironment: settings.unknownEnvironment)
     }
+
+    /// The minimum call times' defaults: about the upstream's normal answer time. No public figure
+    /// exists for CP-IS; Spine's synchronous interactions answer in roughly 100–200 ms, and another
+    /// SMSP adds its own hop to Spine. Measure yours (`cpis_smsp_call_duration_seconds`) and set it near the median.
+    public static let spineMinimumCallTime: Duration = .milliseconds(200)
+    public static let smspMinimumCallTime: Duration = .milliseconds(300)
 
     /// Refuses a `CPIS_AUTHORISATION*` variable: the map `key` is read from the settings file only,
     /// and silently ignoring the variable would leave every request allowed.

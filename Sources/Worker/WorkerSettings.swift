@@ -11,6 +11,11 @@ public struct WorkerSettings: Sendable {
     public var maximumAttempts = 5
     /// Timeout of one SMSP call (shortened to the request's deadline).
     public var smspTimeout: Duration = .seconds(10)
+    /// A lookup is sent only with at least this long left before its deadline; otherwise it is
+    /// answered `expired`, nothing sent. A call with less left than the upstream's normal answer time
+    /// almost never comes back in time, yet still tells a local authority of an access no clinician
+    /// will see. Set per upstream (`smsp.minimumCallTimeMs`, `spine.minimumCallTimeMs`).
+    public var minimumCallTime: Duration = WorkerConfiguration.smspMinimumCallTime
     public var maximumBodyBytes = 64 * 1024
     public var authorisation = Authorisation(odsCodesByUser: nil)
     public var breakerFailureThreshold = 5

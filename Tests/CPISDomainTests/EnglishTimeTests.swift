@@ -12,6 +12,16 @@ struct EnglishTimeTests {
     // 2026-07-01 09:05:03.007 UTC: every field needs its leading zero.
     private let summerMorning = Date(timeIntervalSince1970: 1_782_896_703.007)
 
+    @Test("the simulator dataset's English local times read with BST in summer and GMT in winter; other shapes refused")
+    func englishLocalTime() {
+        #expect(HL7Time.englishLocalTime("2026-07-01 10:00") == Date(timeIntervalSince1970: 1_782_896_400))  // 09:00Z
+        #expect(HL7Time.englishLocalTime("2026-01-01 10:00") == Date(timeIntervalSince1970: 1_767_261_600))  // 10:00Z
+        for text in ["2026-07-01T10:00", "2026-07-01 10:00:00", "2026-13-01 10:00", "2026-07-01 25:00", "2026-07-01 1O:00",
+                     "", "2026-07-01 10:00Z", "２０２６-07-01 10:00"] {
+            #expect(HL7Time.englishLocalTime(text) == nil, "\(text)")
+        }
+    }
+
     @Test("timestamps are written digit by digit with every leading zero, and read back")
     func timestampText() {
         #expect(UTCTimestamp.string(summerMorning) == "2026-07-01T09:05:03.007Z")

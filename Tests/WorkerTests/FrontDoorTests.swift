@@ -213,6 +213,103 @@ struct FrontDoorTests {
         await rig.stop()
     }
 
+    /// A client that breaks ITK's rule (a tracking id unique per message) gets an error, never another
+    /// child's record: a resend is only a message asking the same thing.
+    @Test("a reused tracking id asking another NHS number or another requester is refused with a Client fault, nothing asked",
+          arguments: ["another NHS number", "another author", "another organisation"])
+    func reusedTrackingIDAskingAnotherQueryIsRefused(change: String) async throws {
+        let rig = try await FrontDoorRig(clients: [FrontDoorRig.clientCommonName: ["RKE", "RAL"]])
+        let trackingID = FreshUUID.string()
+        let first = try await rig.ask("9990000018", trackingID: trackingID)
+        #expect(first.response.answer.responseCode == .success)
+        var nhsNumber = "9990000018", requester = FrontDoorRig.requester
+        switch change {
+        case "another NHS number": nhsNumber = "9990000034"
+        case "another author":
+            requester.author = .user(UserAuthor(sdsUserId: "200009876205", sdsRoleProfileId: nil,
+                                                jobRole: JobRole(code: "R0260", displayName: "General Medical Practitioner"),
+                                                name: PersonName(prefix: "Dr", given: "Sam", family: "Other")))
+        default: requester.organisation = Organisation(odsCode: "RAL", name: "Royal Free London")
+        }
+        let reused = try rig.request(nhsNumber, requester: requester, trackingID: trackingID)
+        let response = try await rig.post(reused.body)
+        #expect(response.status == 500)
+        let error = #expect(throws: SMSPResponseError.self) { try SMSPResponseReader.read(response.body) }
+        #expect(error?.fault?.isClientFault == true)
+        let diagnostic = error?.fault?.errorDiagnosticText ?? ""
+        #expect(diagnostic.contains("already used for another query (\(change))"), "\(diagnostic)")
+        #expect(!String(decoding: response.body, as: UTF8.self).contains("Islington"), "no record of the first child")
+        #expect(rig.workers.simulator.requestCount == 1, "nothing asked for the refused message")
+        // The honest resend (the same query) is still answered from the first lookup.
+        let resend = try await rig.ask("9990000018", trackingID: trackingID)
+        #expect(resend.response.answer.plans == first.response.answer.plans)
+        #expect(rig.workers.simulator.requestCount == 1)
+        await rig.stop()
+    }
+
+    @Test("the last step: a result with a record about another child, or about another NHS number, is never returned")
+    func lastStepRefusesRecordsAboutAnotherChild() throws {
+        let asked = try NHSNumber("9990000018")
+        func plan(_ subject: PlanSubject) -> ProtectionPlan {
+            ProtectionPlan(type: .childProtectionPlan, start: Date(), end: nil, subject: subject,
+                           localAuthority: LocalAuthority(odsCode: "V145", name: "Islington", officeHoursPhone: nil, emergencyDutyPhone: nil))
+        }
+        func result(_ nhsNumber: String?, _ plans: [ProtectionPlan]) -> LookupResult {
+            LookupResult(requestId: "r", nhsNumber: nhsNumber, outcome: .recordsFound, responseCode: .success, plans: plans,
+                         attempts: 1)
+        }
+        let child = plan(.child(nhsNumber: "9990000018", name: nil, birthDate: nil))
+        let otherChild = plan(.child(nhsNumber: "9990000026", name: nil, birthDate: nil))
+        let mother = plan(.unbornChild(mother: .init(nhsNumber: "999 000 0018", name: nil, birthDate: nil)))
+        #expect(SMSPAnswer.notAbout(asked, result("9990000018", [child, mother])) == nil)
+        // Spine's template shape: the worker vouched for a record naming no child.
+        #expect(SMSPAnswer.notAbout(asked, result("9990000018", [plan(.child(nhsNumber: nil, name: nil, birthDate: nil))])) == nil)
+        let crossed = try #require(SMSPAnswer.notAbout(asked, result("9990000018", [child, otherChild])))
+        #expect(crossed.contains("record 2") && crossed.contains("*** *** 0026") && !crossed.contains("9990000026"))
+        #expect(SMSPAnswer.notAbout(asked, result("9990000026", [])) != nil, "a result about another NHS number")
+        #expect(SMSPAnswer.notAbout(asked, result("9990000018",
+            [plan(.unbornChild(mother: .init(nhsNumber: "9990000026", name: nil, birthDate: nil)))])) != nil)
+    }
+
+    @Test("a query with less than the minimum call time left before its wsu:Expires gets SMSP-0004 at once, nothing relayed")
+    func queryWithoutTimeToAnswerIsNotRelayed() async throws {
+        let rig = try await FrontDoorRig()
+        let request = try rig.request("9990000018")
+        let expires = try #require(request.body.firstRange(of: #/<wsu:Expires>[^<]*</wsu:Expires>/#))
+        // 150 ms left: under the front door's 300 ms floor, though still in the future.
+        let soon = request.body.replacingCharacters(
+            in: expires, with: "<wsu:Expires>\(UTCTimestamp.string(Date().addingTimeInterval(0.15)))</wsu:Expires>")
+        let started = ContinuousClock.now
+        let response = try SMSPResponseReader.read(try await rig.post(soon).body)
+        #expect(response.answer.responseCode.code == "SMSP-0004")
+        #expect(ContinuousClock.now - started < .seconds(2), "answered at once, not at the deadline")
+        try await Task.sleep(for: .seconds(1))
+        #expect(rig.workers.simulator.requestCount == 0, "nothing reached CP-IS")
+        #expect(rig.workers.simulator.notifications(nhsNumber: "9990000018").isEmpty)
+        // With time enough, it is asked.
+        #expect(try await rig.ask("9990000018").response.answer.responseCode == .success)
+        await rig.stop()
+    }
+
+    /// ICU died with SIGFPE inside Foundation's ISO8601DateFormatter on this `wsu:Created`, taking the
+    /// front door and every query it held: timestamps are now read by our own reader only.
+    @Test("the wsu:Created that crashed the front door is refused with a Client fault, and the next query is answered")
+    func crashingTimestampIsRefusedAndTheNextQueryAnswered() async throws {
+        let rig = try await FrontDoorRig()
+        let request = try rig.request("9990000018")
+        let created = try #require(request.body.firstRange(of: #/<wsu:Created>[^<]*</wsu:Created>/#))
+        let hostile = "2026-11-24T14:30:34.\(String(repeating: "7", count: 300))'7777284Z"
+        let response = try await rig.post(request.body.replacingCharacters(in: created, with: "<wsu:Created>\(hostile)</wsu:Created>"))
+        #expect(response.status == 500)
+        let error = #expect(throws: SMSPResponseError.self) { try SMSPResponseReader.read(response.body) }
+        #expect(error?.fault?.isClientFault == true)
+        #expect(error?.fault?.errorDiagnosticText?.contains("wsu:Created and wsu:Expires must be timestamps") == true)
+        #expect(rig.workers.simulator.requestCount == 0)
+        // Still running: the next query is answered.
+        #expect(try await rig.ask("9990000018").response.answer.responseCode == .success)
+        await rig.stop()
+    }
+
     @Test("a slow upstream gives SMSP-0004 at the caller's deadline, and the lookup is not asked again later")
     func slowUpstream() async throws {
         let rig = try await FrontDoorRig(patience: .milliseconds(1500))

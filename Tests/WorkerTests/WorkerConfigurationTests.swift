@@ -34,7 +34,11 @@ struct WorkerConfigurationTests {
 
     @Test("every setting by the naming rule, and the older documented names still")
     func environment() async throws {
-        let configuration = try await WorkerConfiguration.load(file: Self.shipped, environment: [
+        // A broker off this machine needs the authorisation map, which only the file holds.
+        let file = try Self.settingsFile("authorisation:\n  users:\n    epr-whittington: [RKE]\n"
+            + "smsp:\n  tls: { ca: .local/certs/ca.pem, certificate: .local/certs/client.pem, key: .local/certs/client.key }\n")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let configuration = try await WorkerConfiguration.load(file: file, environment: [
             "CPIS_CIRCUIT_BREAKER_COOL_DOWN_MS": "750", "CPIS_TOPOLOGY_TRIAGE": "site.triage",
             "CPIS_WORKER_MAX_IN_FLIGHT": "12", "CPIS_AMQP_URL": "amqp://epr@broker.example:5672/cpis",
             "CPIS_MONITORING_ENABLED": "false", "CPIS_LOGGING_FORMAT": "json",
@@ -45,6 +49,52 @@ struct WorkerConfigurationTests {
         #expect(configuration.broker.redactedURL.contains("broker.example"))
         #expect(configuration.monitoring == nil)
         #expect(configuration.logFormat == .json)
+    }
+
+    static func settingsFile(_ yaml: String) throws -> URL {
+        let file = FileManager.default.temporaryDirectory.appending(path: "worker-\(UUID().uuidString).yaml")
+        try yaml.write(to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    /// As the front door does: open (every broker user may act for any organisation) only where
+    /// nothing but this machine reaches the broker.
+    @Test("the worker fails closed: without an authorisation map it refuses to start unless its broker is on loopback")
+    func workerFailsClosedWithoutAuthorisationOffLoopback() async throws {
+        let smsp = "http://smsp.local/cpis"  // no TLS settings needed
+        for url in ["amqp://guest@broker.example:5672/", "amqp://epr@10.1.2.3:5672/cpis"] {
+            let refusal = await #expect(throws: (any Error).self) {
+                _ = try await WorkerConfiguration.load(file: nil, environment: ["CPIS_BROKER_URL": url, "CPIS_SMSP_ENDPOINT": smsp])
+            }
+            let said = refusal.map { "\($0)" } ?? ""
+            #expect(said.contains("authorisation.users") && said.contains("is needed with the broker on"), "\(said)")
+        }
+        // One node of a cluster off this machine is enough to refuse.
+        await #expect(throws: (any Error).self) {
+            _ = try await WorkerConfiguration.load(file: nil, environment: [
+                "CPIS_BROKER_URL": "amqp://guest@127.0.0.1:5672/", "CPIS_BROKER_NODES": "127.0.0.1:5673,rabbit-2.internal:5672",
+                "CPIS_SMSP_ENDPOINT": smsp])
+        }
+        for url in ["amqp://guest@127.0.0.1:5672/", "amqp://guest@localhost:5672/", "amqp://guest@127.0.0.2:5672/",
+                    "amqp://guest@[::1]:5672/"] {
+            let open = try await WorkerConfiguration.load(file: nil, environment: ["CPIS_BROKER_URL": url, "CPIS_SMSP_ENDPOINT": smsp])
+            #expect(open.worker.authorisation.odsCodesByUser == nil, "loopback, local development: \(url)")
+        }
+
+        // As an operator meets it: `cpis worker` stops at once, saying what to set, before it connects.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appending(path: "cpis")
+        process.arguments = ["worker"]
+        process.environment = ["CPIS_BROKER_URL": "amqp://guest@broker.example:5672/", "CPIS_SMSP_ENDPOINT": smsp,
+                               "PATH": "/usr/bin:/bin"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(said.contains("authorisation.users") && said.contains("is needed with the broker on broker.example"), "\(said)")
     }
 
     @Test("authorisation from the file")

@@ -105,7 +105,7 @@ struct WorkerSafetyTests {
                 "RelatesTo is checked where the SMSP sends it")
     }
 
-    @Test("a deadline that has passed is never sent: no floor on the call's timeout")
+    @Test("a deadline that has passed, or leaves less than the minimum call time, is never sent")
     func noFloor() throws {
         // A client aimed at a port nobody listens on: had it tried, the outcome would be 'unavailable'.
         let client = try SMSPClient(http: try HTTPClient(tls: nil), endpoint: URL(string: "http://127.0.0.1:9/smsp")!,
@@ -113,13 +113,47 @@ struct WorkerSafetyTests {
                                                                                    username: "test")),
                                 validator: nil)
         let request = try LookupRequest(json: Array(WorkerRig.body("9434765919").utf8))
-        for late in [0.0, 0.001, 5] {
-            guard case .expiredBeforeSend = client.call(request, deadline: Date().addingTimeInterval(-late),
-                                                         timeout: .seconds(1)) else {
-                Issue.record("a request \(late) s past its deadline was not refused before sending")
+        // Past the deadline by 5 s, 1 ms, or just at it; then 1, 100 and 199 ms before it, under the 200 ms floor.
+        for left in [-5, -0.001, 0, 0.001, 0.1, 0.199] {
+            guard case .expiredBeforeSend = client.call(request, deadline: Date().addingTimeInterval(left),
+                                                         timeout: .seconds(1), minimumCallTime: .milliseconds(200)) else {
+                Issue.record("a request with \(left) s left was not refused before sending")
                 continue
             }
         }
+        guard case .unavailable = client.call(request, deadline: Date().addingTimeInterval(5), timeout: .seconds(1),
+                                              minimumCallTime: .milliseconds(200)) else {
+            Issue.record("a request with time enough was not sent")
+            return
+        }
+    }
+
+    @Test("a lookup with less than the minimum call time left is answered expired and never reaches the SMSP (expiration \"1\", with and without timestamp)")
+    func noCallWithoutTheMinimumCallTime() async throws {
+        let rig = try await WorkerRig()
+        // Repeated, as the race it closes was won 3 times in 4: with 1 ms of patience, a lookup used to
+        // slip through the deadline check taken just before the send.
+        var ids: [String] = []
+        for round in 0..<8 {
+            let id = UUID().uuidString
+            try await rig.epr.publish(AMQPMessage(WorkerRig.body("9990000018"), properties: AMQPProperties(
+                contentType: "application/json", replyTo: rig.replyQueue, expiration: "1", messageId: id,
+                timestamp: round.isMultiple(of: 2) ? Date() : nil)), routingKey: rig.topology.triage)
+            ids.append(id)
+        }
+        // Patience under the worker's floor (300 ms by default for an SMSP) is the same: nothing sent.
+        ids.append(try await rig.send(WorkerRig.body("9990000018"), expiration: "250"))
+        let results = try await rig.results(for: ids)
+        for id in ids {
+            #expect(results[id]?["outcome"] as? String == "expired", "\(results[id] ?? [:])")
+            #expect((results[id]?["error"] as? [String: Any])?["kind"] as? String == "expired")
+        }
+        #expect(rig.simulator.requestCount == 0, "a call that could not come back in time reached the SMSP")
+        #expect(rig.simulator.notifications(nhsNumber: "9990000018").isEmpty, "a local authority was told of an unseen access")
+        // With time enough it is asked, as ever.
+        let answered = try await rig.result(for: try await rig.send(WorkerRig.body("9990000018"), expiration: "5000"))
+        #expect(answered["outcome"] as? String == "records-found")
+        await rig.stop()
     }
 
     @Test("expired requests are answered expired and never sent: counted from the AMQP timestamp, or while waiting in the worker")

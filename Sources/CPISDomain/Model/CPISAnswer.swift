@@ -61,6 +61,33 @@ public enum PlanSubject: Sendable, Hashable {
     }
 }
 
+extension PlanSubject {
+    /// The NHS number that identifies the record: the child's own, or the mother's for an unborn
+    /// child; only its digits, and nil where the record carries none.
+    public var identifyingNHSNumber: String? {
+        let number = switch self {
+        case .child(let nhsNumber, _, _): nhsNumber
+        case .unbornChild(let mother): mother.nhsNumber
+        }
+        return number.map { $0.filter { $0.isASCII && $0.isNumber } }
+    }
+}
+
+extension Collection<ProtectionPlan> {
+    /// Why these records are not all about `nhsNumber`, or nil when they are: the first record that
+    /// names another NHS number, or (unless `allowingUnnumbered`) none at all, with only the last four
+    /// digits of either shown. Every path to an answer asks this of what it is about to deliver.
+    public func notAbout(_ nhsNumber: NHSNumber, allowingUnnumbered: Bool = false) -> String? {
+        for (index, plan) in enumerated() {
+            let digits = plan.subject.identifyingNHSNumber
+            if digits == nhsNumber.digits || (digits == nil && allowingUnnumbered) { continue }
+            let shown = digits.map { "*** *** \($0.suffix(4))" } ?? "no NHS number"
+            return "record \(index + 1) is about \(shown), not \(nhsNumber)"
+        }
+        return nil
+    }
+}
+
 /// The local authority responsible for a plan, and how to reach its social workers.
 public struct LocalAuthority: Sendable, Hashable {
     public var odsCode: String

@@ -23,12 +23,19 @@ public enum UTCTimestamp {
 }
 
 extension UTCTimestamp {
-    /// Reads what ``string(_:)`` writes: `yyyy-MM-ddTHH:mm:ss[.fraction]Z`; nil for anything else.
-    /// The fraction may have any number of digits (XML Schema sets no limit); those past the
-    /// nanosecond are read but do not count.
+    /// Reads an XML Schema `dateTime` with its zone, as WS-Security's `wsu:Created`/`wsu:Expires`
+    /// and the contract's times are written: `yyyy-MM-ddTHH:mm:ss[.fraction]` then `Z` or `±HH:MM`
+    /// (at most 14:00 from UTC, as XML Schema allows); nil for anything else, a time without a zone
+    /// included (which instant it means is unknown).
+    ///
+    /// The one reader of timestamps from outside: every byte is checked here, and nothing is handed
+    /// to Foundation's or ICU's date parsers (ICU died with SIGFPE on a long fraction holding a stray
+    /// character, stopping the front door). The fraction may have any number of digits (XML Schema
+    /// sets no limit); those past the nanosecond are checked but do not count. Fuzzed on its own
+    /// (Sources/Fuzz/timestamp).
     public static func date(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
-        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z") else { return nil }
+        guard bytes.count >= 20 else { return nil }
         func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
         /// The value of a few digits (never more than nine: an Int holds them).
         func number(_ range: Range<Int>) -> Int? {
@@ -39,6 +46,21 @@ extension UTCTimestamp {
             }
             return value
         }
+        // The zone: "Z", or "+HH:MM" / "-HH:MM" at the end.
+        var end = bytes.count
+        var offset = 0
+        if bytes[end - 1] == UInt8(ascii: "Z") {
+            end -= 1
+        } else {
+            let zone = end - 6
+            guard zone >= 19, bytes[zone] == UInt8(ascii: "+") || bytes[zone] == UInt8(ascii: "-"),
+                  bytes[zone + 3] == UInt8(ascii: ":"),
+                  let hours = number(zone + 1..<zone + 3), let minutes = number(zone + 4..<zone + 6),
+                  minutes < 60, hours * 60 + minutes <= 14 * 60
+            else { return nil }
+            offset = (hours * 3600 + minutes * 60) * (bytes[zone] == UInt8(ascii: "-") ? -1 : 1)
+            end = zone
+        }
         let separators: [(Int, Unicode.Scalar)] = [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":")]
         guard separators.allSatisfy({ bytes[$0.0] == UInt8(ascii: $0.1) }),
               let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
@@ -46,18 +68,15 @@ extension UTCTimestamp {
               let civil = CalendarDate(year: year, month: month, day: day), hour < 24, minute < 60, second < 60
         else { return nil }
         var fraction = 0.0
-        if bytes.count > 20 {
-            // ".d...dZ": every digit checked, at most nine read (more would overflow an Int).
-            let digitCount = bytes.count - 21
-            guard bytes[19] == UInt8(ascii: "."), digitCount > 0, bytes[20..<(bytes.count - 1)].allSatisfy(isDigit)
-            else { return nil }
+        if end > 19 {
+            // ".d...d": every digit checked, at most nine read (more would overflow an Int).
+            let digitCount = end - 20
+            guard bytes[19] == UInt8(ascii: "."), digitCount > 0, bytes[20..<end].allSatisfy(isDigit) else { return nil }
             let read = min(digitCount, 9)
             guard let digits = number(20..<(20 + read)) else { return nil }
             fraction = Double(digits) / pow(10, Double(read))
-        } else {
-            guard bytes[19] == UInt8(ascii: "Z") else { return nil }
         }
-        let seconds = civil.daysSince1970 * 86_400 + hour * 3600 + minute * 60 + second
+        let seconds = civil.daysSince1970 * 86_400 + hour * 3600 + minute * 60 + second - offset
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 }

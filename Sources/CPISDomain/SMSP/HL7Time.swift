@@ -45,6 +45,18 @@ public enum HL7Time {
         return Date(timeIntervalSince1970: local - Double(offset))
     }
 
+    /// `yyyy-MM-dd HH:mm` in English local time (how a person writes a plan's start in the simulator's
+    /// dataset), read as CP-IS's plan times are; nil for anything else. Read here rather than by a
+    /// Foundation formatter, which no one has fuzzed (ICU died on a hostile timestamp elsewhere).
+    public static func englishLocalTime(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        let separators: [Int: UInt8] = [4: UInt8(ascii: "-"), 7: UInt8(ascii: "-"), 10: UInt8(ascii: " "), 13: UInt8(ascii: ":")]
+        guard bytes.count == 16, bytes.indices.allSatisfy({ index in
+            separators[index].map { bytes[index] == $0 } ?? (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index])
+        }) else { return nil }
+        return date(String(decoding: bytes.indices.filter { separators[$0] == nil }.map { bytes[$0] }, as: UTF8.self))
+    }
+
     /// A calendar date (birth dates), ignoring any time of day.
     static func calendarDate(_ text: String) -> CalendarDate? {
         guard let digits = parts(text)?.digits, digits.count >= 8 else { return nil }

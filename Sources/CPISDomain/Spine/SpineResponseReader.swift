@@ -59,6 +59,10 @@ public struct SpineResponse: Sendable, Hashable {
     public var relatesTo: String?
     /// `acknowledgement/messageRef/id/@root`: our HL7 id, in QUQI and MCCI answers.
     public var acknowledgedID: String?
+    /// Every NHS number the answer names anywhere (an `id` or `value` with the NHS number root, and
+    /// each listed query's `person.NHSnumber`), in document order: what shows whose answer it is
+    /// when a record names no child (NHS Digital's own success template has none).
+    public var nhsNumbers: [String] = []
 
     /// Why this answer cannot be the answer to `request` (another query's ids, or none at all), or nil.
     /// Faults and messaging errors carry no ids and are not answers about anyone.
@@ -104,6 +108,21 @@ public enum SpineResponseReader {
         }
     }
 
+    /// Every NHS number named under `element`: the extension of an element whose root is the NHS number
+    /// OID, and of a `person.NHSnumber`'s `value` (which carries no root).
+    static func nhsNumbers(in element: XMLElement) -> [String] {
+        var found: [String] = []
+        func walk(_ element: XMLElement, underNHSNumber: Bool) {
+            if underNHSNumber || element.attribute("root") == SMSPConstants.nhsNumberRoot,
+               let number = element.attribute("extension") {
+                found.append(number)
+            }
+            for child in element.childElements { walk(child, underNHSNumber: element.localName == "person.NHSnumber") }
+        }
+        walk(element, underNHSNumber: false)
+        return found
+    }
+
     public static func read(_ document: XMLDocument) throws(SMSPResponseError) -> SpineResponse {
         let root = document.rootElement
         guard root.is("Envelope", SMSPNamespaces.soap) else {
@@ -145,7 +164,9 @@ public enum SpineResponseReader {
             guard let payload = controlAct?.child("subject")?.child("CP-ISNHSQueryResponse") else {
                 throw SMSPResponseReader.malformed("Spine's REPC_IN000007GB01 carries no CP-ISNHSQueryResponse")
             }
-            return response(.records(try SMSPResponseReader.readAnswer(payload, responseCode: .success)))
+            var records = response(.records(try SMSPResponseReader.readAnswer(payload, responseCode: .success)))
+            records.nhsNumbers = nhsNumbers(in: interaction)
+            return records
         case "QUQI_IN010000UK14":
             return response(.queryActFailed(reasons: reasons(interaction)), acknowledgedID: acknowledgedID)
         case "MCCI_IN010000UK13":
