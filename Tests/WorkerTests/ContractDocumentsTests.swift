@@ -475,7 +475,8 @@ struct ContractDocumentsTests {
         #expect(results.count == requests.count + 1)
         #expect(rig.simulator.notifications(nhsNumber: "9990000069").isEmpty, "the request over the limit was never asked")
 
-        // What names this rig's own queues and simulator stands for the shipped defaults' names.
+        // The rig's own dead-letter queue and simulator address appear as the shipped defaults' (the
+        // contract's queue name, Config/worker.yaml's SMSP endpoint), so the examples read as a deployment's.
         let ownNames = [(rig.topology.dead, WorkerTopology().dead), ("localhost:\(rig.server.port)", "localhost:8443")]
         for index in produced.indices {
             var text = String(decoding: produced[index].body, as: UTF8.self)
