@@ -389,8 +389,8 @@ public final class LookupWorker: Sendable {
             return resultReply(message, failed(.upstreamRejected, text, code: code))
         case .wrongPatient(let text):
             perform(machine.withLock { $0.callAnswered(now: Date()) })
-            logger.critical("SAFETY: \(text)", metadata: [LogKey.request: "\(job.requestId)",
-                                                          LogKey.nhsNumber: "\(job.request.nhsNumber.masked)"])
+            logger.critical("SAFETY HAZ-01: \(text)", metadata: [LogKey.request: "\(job.requestId)",
+                                                                 LogKey.nhsNumber: "\(job.request.nhsNumber.masked)"])
             return resultReply(message, failed(.wrongPatient, text))
         case .notSent(let text):
             return refusalReply(message, IntakeRefusal(kind: .invalidRequest, message: text, requestId: job.requestId,

@@ -1,4 +1,6 @@
 import AMQPClient
+import CPISDomain
+import SMSPSimulator
 import TestSupport
 import Foundation
 import Testing
@@ -19,6 +21,8 @@ struct ContractDocumentsTests {
         "request-triage-person", "request-batch-system",
         "result-records-found", "result-records-found-unborn", "result-no-record", "result-rejected-invalid-request",
         "result-rejected-unauthorised", "result-failed-upstream-unavailable", "result-expired",
+        "result-failed-upstream-rejected", "result-failed-timeout", "result-failed-wrong-patient",
+        "result-no-record-possibly-stale", "result-failed-delivery-limit",
         "access-notification",
     ]
 
@@ -332,9 +336,14 @@ struct ContractDocumentsTests {
             try #require(try Self.load(Self.example($0)) as? [String: Any])
         }
         #expect(Set(results.compactMap { $0["outcome"] as? String })
-                == ["records-found", "no-record", "rejected", "failed", "expired"])
+                == Set(LookupResult.Outcome.allCases.map(\.rawValue)), "every outcome has an example")
         let errorKinds = Set(results.compactMap { ($0["error"] as? [String: Any])?["kind"] as? String })
-        #expect(errorKinds.isSuperset(of: ["invalid-request", "unauthorised", "upstream-unavailable", "expired"]))
+        #expect(errorKinds == Set(LookupResult.Failure.Kind.allCases.map(\.rawValue)), "every error kind has an example")
+        #expect(results.contains { $0["possiblyStale"] as? Bool == true }, "an answer from the SMSP's local store has an example")
+        let deliveryLimit = try #require(try Self.load(Self.example("result-failed-delivery-limit")) as? [String: Any])
+        #expect(deliveryLimit["outcome"] as? String == "failed"
+                && ((deliveryLimit["error"] as? [String: Any])?["message"] as? String)?.contains("handed to workers") == true,
+                "result-failed-delivery-limit.json is not the answer to a request over the delivery limit")
         let records = results.flatMap { $0["records"] as? [[String: Any]] ?? [] }
         #expect(records.contains { ($0["subject"] as? [String: Any])?["kind"] as? String == "unborn-child" })
         #expect(records.contains { ($0["localAuthority"] as? [String: Any])?["emergencyDutyPhone"] is String })
@@ -370,7 +379,6 @@ struct ContractDocumentsTests {
         var configuration = rig.configuration
         (configuration.broker.username, configuration.broker.password)
             = (workerUser, try WorkerRig.brokerUser(workerUser, tag: "impersonator"))
-        let worker = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
         func send(_ body: Data, id: String, lane: LookupLane = .triage, sentAgo: TimeInterval? = nil,
                   expiration: String? = nil) async throws {
             try await epr.publish(AMQPMessage(body: Array(body), properties: AMQPProperties(
@@ -378,11 +386,6 @@ struct ContractDocumentsTests {
                 timestamp: sentAgo.map { Date().addingTimeInterval(-$0) }, userId: user)),
                 routingKey: rig.topology.queue(for: lane))
         }
-        let audit = DeliveryInbox(), parked = DeliveryInbox()
-        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0,
-                                               acknowledgement: .automatic), handler: audit.handler)
-        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.dead, tag: "dead", prefetch: 0,
-                                               acknowledgement: .automatic), handler: parked.handler)
         let triage = try Data(contentsOf: Self.example("request-triage-person"))
         /// The triage request, changed.
         func variant(_ change: (inout [String: Any]) -> Void) throws -> Data {
@@ -390,6 +393,34 @@ struct ContractDocumentsTests {
             change(&body)
             return try JSONSerialization.data(withJSONObject: body)
         }
+
+        // Before the worker starts: a request that every holder hands back (as one that crashed each
+        // worker would be) goes over the queue's delivery limit; the broker dead-letters it, and the
+        // worker answers it from the unanswered queue once it starts.
+        let overLimit = GoldenRequest(example: "result-failed-delivery-limit", id: "f1d3b5a7-9c2e-4f6a-8b0d-3e5f7a9c1b62",
+                                      body: try variant { $0["nhsNumber"] = "999 000 0069" })
+        try await rig.topology.declare(on: rig.epr)
+        try await send(overLimit.body, id: overLimit.id)
+        let holder = try await BrokerEnvironment.connect()
+        let handedOut = DeliveryInbox()
+        try await holder.consume(AMQPConsumer(queue: rig.topology.triage, tag: "crasher", prefetch: 1)) { delivery in
+            handedOut.handler(delivery)
+            holder.nack(delivery, requeue: true) { _ in }
+        }
+        _ = try await handedOut.wait(count: rig.topology.deliveryLimit + 1)
+        try await holder.cancel(consumerTag: "crasher")
+        await holder.close()
+
+        // The SMSP answers one child's query with another child's record (wrong-patient), and never
+        // answers queries about another (timeout).
+        rig.simulator.script(nhsNumber: "9990000026", steps: [.fault(.crossedRecord)])
+        rig.simulator.behaviour = SimulatorBehaviour(faultTriggers: ["9990000050": .noResponse])
+        let worker = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
+        let audit = DeliveryInbox(), parked = DeliveryInbox()
+        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0,
+                                               acknowledgement: .automatic), handler: audit.handler)
+        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.dead, tag: "dead", prefetch: 0,
+                                               acknowledgement: .automatic), handler: parked.handler)
 
         // At shift start the batch job asked about the child; at triage, the clinician asks: the record's
         // access history shows both.
@@ -414,25 +445,44 @@ struct ContractDocumentsTests {
                           body: try variant { $0["nhsNumber"] = "666 666 6666" }),
             GoldenRequest(example: "result-expired", id: "e5b7d9f1-3a2c-4e4b-8d6f-1c3e5a7b9d40",
                           body: try variant { $0["nhsNumber"] = "999 000 0042" }, sentAgo: 60, expiration: "30000"),
+            GoldenRequest(example: "result-failed-upstream-rejected", id: "a9c1e3f5-7b2d-4f8a-9e6c-4d2b8f0a6c15",
+                          body: try variant { $0["nhsNumber"] = "555 555 5555" }),
+            GoldenRequest(example: "result-failed-timeout", id: "b3d5f7a9-1c4e-4a6b-8d0f-5e7a9c1b3d28",
+                          body: try variant { $0["nhsNumber"] = "999 000 0050" }),
+            GoldenRequest(example: "result-failed-wrong-patient", id: "c6e8a0b2-4d7f-4b9c-a1e3-6f8b0d2c4e39",
+                          body: try variant { $0["nhsNumber"] = "999 000 0026" }),
+            GoldenRequest(example: "result-no-record-possibly-stale", id: "d0f2b4c6-8e1a-4c3d-b5f7-7a9c1e3d5f40",
+                          body: try variant { $0["nhsNumber"] = "333 333 3333" }),
         ]
         for request in requests {
             try await send(request.body, id: request.id, sentAgo: request.sentAgo, expiration: request.expiration)
         }
-        let results = try await rig.results(for: requests.map(\.id), timeout: .seconds(60))
+        let results = try await rig.results(for: requests.map(\.id) + [overLimit.id], timeout: .seconds(60))
         let notifications = try await audit.wait(for: "the triage lookup's access notification") { deliveries in
             deliveries.contains { WorkerRig.json($0)?["requestId"] as? String == requests[0].id }
         }
         let notification = try #require(notifications.first { WorkerRig.json($0)?["requestId"] as? String == requests[0].id })
         #expect(notification.routingKey == "RKE.V145")
-        try await parked.wait(count: 2)
+        // The two refused requests, and the copy of the one over the delivery limit.
+        try await parked.wait(count: 3)
 
         var produced = [(example: String, body: [UInt8])]()
-        for request in requests {
+        for request in requests + [overLimit] {
             let delivery = try #require(rig.replies.all.first { WorkerRig.json($0)?["requestId"] as? String == request.id })
             produced.append((request.example, delivery.message.body))
         }
         produced.append(("access-notification", notification.message.body))
-        #expect(results.count == requests.count)
+        #expect(results.count == requests.count + 1)
+        #expect(rig.simulator.notifications(nhsNumber: "9990000069").isEmpty, "the request over the limit was never asked")
+
+        // The rig's own dead-letter queue and simulator address appear as the shipped defaults' (the
+        // contract's queue name, Config/worker.yaml's SMSP endpoint), so the examples read as a deployment's.
+        let ownNames = [(rig.topology.dead, WorkerTopology().dead), ("localhost:\(rig.server.port)", "localhost:8443")]
+        for index in produced.indices {
+            var text = String(decoding: produced[index].body, as: UTF8.self)
+            for (own, shipped) in ownNames { text = text.replacingOccurrences(of: own, with: shipped) }
+            produced[index].body = Array(text.utf8)
+        }
 
         for (example, body) in produced {
             let file = Self.example(example)
