@@ -191,16 +191,19 @@ struct BatchCommandTests {
         let job = try Job(rows: Self.patients(count, from: 920_000_000))
         let journalURL = URL(fileURLWithPath: job.results.path + ".journal")
         let asked = rig.simulator.requestCount
-        // Its records, and the rows journalled that the broker has not confirmed.
-        func journal() -> (records: Int, unconfirmed: Int) {
+        // Its records, the rows journalled, and of those the ones the broker has not confirmed.
+        func journal() -> (records: Int, rows: Int, unconfirmed: Int) {
             let records = ((try? String(contentsOf: journalURL, encoding: .utf8)) ?? "").split(separator: "\n").dropFirst()
             let confirmed = Set(records.filter { $0.hasSuffix(" confirmed") }.map { $0.dropLast(" confirmed".count) })
-            return (records.count, Set(records.filter { !$0.hasSuffix(" confirmed") }).subtracting(confirmed).count)
+            let journalled = Set(records.filter { !$0.hasSuffix(" confirmed") })
+            return (records.count, journalled.count, journalled.subtracting(confirmed).count)
         }
         let options = ["--idle-timeout", "20"]
         var kills = 0
-        var unconfirmedAtKills: [Int] = []
-        while kills < 15 {
+        var atKills: [String] = []
+        var unconfirmedAtKills = 0
+        var finished: Int32?
+        while kills < 20 {
             let process = job.process(queue: rig.topology.batch, options)
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -208,20 +211,30 @@ struct BatchCommandTests {
             try process.run()
             // Once it journals a window of rows, it publishes them: killed a few milliseconds in.
             while process.isRunning, journal().records == before { try await Task.sleep(for: .milliseconds(1)) }
-            guard process.isRunning else { break }
-            try await Task.sleep(for: .milliseconds(Int.random(in: 1...8)))
-            kill(process.processIdentifier, SIGKILL)
+            if process.isRunning { try await Task.sleep(for: .milliseconds(Int.random(in: 1...15))) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
-            guard process.terminationReason == .uncaughtSignal else { break }
+            guard process.terminationReason == .uncaughtSignal else {
+                // It finished before the kill: a plain re-run got every row answered.
+                finished = process.terminationStatus
+                break
+            }
             kills += 1
-            unconfirmedAtKills.append(journal().unconfirmed)
+            let state = journal()
+            atKills.append("\(state.unconfirmed)/\(state.rows)")
+            unconfirmedAtKills += state.unconfirmed
         }
         #expect(kills >= 3, "killed while publishing \(kills) times")
-        #expect(unconfirmedAtKills.contains { $0 > 0 }, "some kills fell between a row's journal and its confirm: \(unconfirmedAtKills)")
+        #expect(unconfirmedAtKills > 0, "some kills fell between a row's journal and its confirm: \(atKills)")
 
-        let (status, output, error) = try job.run(queue: rig.topology.batch, options)
-        #expect(status == 0, "\(output)\n\(error)")
-        #expect(output.contains("\(count) rows, \(count) answered"), "\(output)")
+        if let finished {
+            #expect(finished == 0)
+        } else {
+            let (status, output, error) = try job.run(queue: rig.topology.batch, options)
+            #expect(status == 0, "\(output)\n\(error)")
+            #expect(output.contains("\(count) rows, \(count) answered"), "\(output)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: journalURL.path), "finished: the journal is gone")
         let outcomes = try job.outcomes()
         #expect(outcomes.count == count)
         #expect(outcomes.values.filter { $0 == "no-record" }.count == count - 2)
@@ -239,8 +252,8 @@ struct BatchCommandTests {
             #expect(queries.filter { $0["possibleRepeat"] as? Bool == true }.count >= queries.count - 1, "a repeat query is marked")
         }
         #expect(rig.simulator.requestCount - asked == count + repeats)
-        print("[figures] \(count) rows, \(kills) SIGKILLs while publishing, rows journalled but unconfirmed at each kill: "
-            + "\(unconfirmedAtKills); a plain re-run answered every row; \(repeats) repeat queries")
+        print("[figures] \(count) rows, \(kills) SIGKILLs while publishing; at each, rows unconfirmed/journalled: "
+            + "\(atKills.joined(separator: " ")); a plain re-run answered every row; \(repeats) repeat queries")
         await rig.stop()
     }
 }
