@@ -181,6 +181,40 @@ struct BatchCommandTests {
         await rig.stop()
     }
 
+    @Test("a row published again (journalled, its confirm never recorded) to a worker that forgot it: asked again, marked possibleRepeat, written once")
+    func republishedRowIsMarkedPossibleRepeat() async throws {
+        let rig = try await WorkerRig(startWorker: false)
+        try await rig.topology.declare(on: rig.epr)
+        let audit = DeliveryInbox()
+        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0, acknowledgement: .automatic),
+                                  handler: audit.handler)
+        let job = try Job(rows: ["9990000018", "9434765919"])
+        let asked = rig.simulator.requestCount
+        #expect(try job.run(queue: rig.topology.batch, ["--idle-timeout", "1"]).0 == 3)
+        // As if killed between the publish and its confirm: the confirms are not in the journal.
+        let journalURL = URL(fileURLWithPath: job.results.path + ".journal")
+        let records = try String(contentsOf: journalURL, encoding: .utf8).split(separator: "\n")
+        #expect(records.filter { $0.hasSuffix(" confirmed") }.count == 2)
+        try (records.filter { !$0.hasSuffix(" confirmed") }.joined(separator: "\n") + "\n")
+            .write(to: journalURL, atomically: true, encoding: .utf8)
+        // A worker answers the first copies, and is replaced by one that never saw them.
+        try await rig.start()
+        _ = try await audit.wait(for: "2 access notifications") { $0.count >= 2 }
+        await rig.worker?.shutdown()
+        try await rig.start()
+
+        let (status, output, error) = try job.run(queue: rig.topology.batch)
+        #expect(status == 0, "\(error)")
+        #expect(output.contains("0 sent and awaited, 2 to send (2 of them published before, again under the same message ids)"),
+                "\(output)")
+        #expect(output.contains("2 rows, 2 answered"), "\(output)")
+        #expect(try job.outcomes() == [2: "records-found", 3: "no-record"])
+        let notifications = try await audit.wait(for: "4 access notifications") { $0.count >= 4 }.compactMap(WorkerRig.json)
+        #expect(rig.simulator.requestCount - asked == 4)
+        #expect(notifications.map { $0["possibleRepeat"] as? Bool } == [false, false, true, true], "the repeats are marked")
+        await rig.stop()
+    }
+
     @Test("killed (SIGKILL) every few milliseconds while it publishes, re-run plainly each time: every row answered, each child asked once")
     func killedWhilePublishingLosesNoRow() async throws {
         let rig = try await WorkerRig(maximumInFlight: 8, reservedForTriage: 2)
