@@ -49,8 +49,9 @@ struct BatchCommand: AsyncParsableCommand {
     var dryRun = false
 
     @Flag(help: """
-        Send again the rows sent by an earlier run that never got a result. CP-IS may have been asked about them \
-        already: use it when the requests are known to be lost (their queue deleted, say).
+        Send again the rows an earlier run sent, and the broker confirmed, that never got a result (a plain run sends \
+        again only those never confirmed). CP-IS may have been asked about them already: use it when the requests \
+        are known to be lost (their queue deleted, say).
         """)
     var resendUnanswered = false
 
