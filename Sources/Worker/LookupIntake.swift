@@ -57,8 +57,9 @@ public struct LookupIntake: Sendable {
     /// The request's deadline in epoch milliseconds, where `expiration` cannot say it exactly (it
     /// counts from the broker's receipt; `timestamp` is whole seconds): set by the front door and on retries.
     public static let deadlineHeader = "x-cpis-deadline"
-    /// On a retry whose earlier attempt may have reached CP-IS.
-    static let possibleRepeatHeader = "x-cpis-possible-repeat"
+    /// On a retry whose earlier attempt may have reached CP-IS, and on a request `cpis batch`
+    /// publishes again because an earlier run may have published it (public for that).
+    public static let possibleRepeatHeader = "x-cpis-possible-repeat"
     /// What a request whose deadline passed before it was sent is answered (here, or just before the send).
     static let expiredMessage = "the request's deadline passed, or left too little time for CP-IS to answer, "
         + "before it could be sent: nothing was sent"

@@ -42,15 +42,15 @@ struct DeadCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (broker, topology) = try await options.load()
-            let browsed = try await ParkingLot.browse(broker: broker, topology: topology, limit: options.limit) { _ in .keep }
+            let browsed = try await ParkingLot.browse(broker: broker, topology: topology, limit: options.limit) { _, _ in .keep }
             let shown = browsed.parked.filter { kind == nil || $0.kind == kind }
             print("\(topology.dead): \(browsed.total) parked" + (kind.map { ", \(shown.count) of kind \($0)" } ?? "")
                 + (browsed.parked.count < browsed.total ? " (looked at the first \(browsed.parked.count))" : ""))
             guard !shown.isEmpty else { return }
             let rows = [["REQUEST", "NHS NUMBER", "LANE", "KIND", "PARKED (UTC)", "ATTEMPTS", "ANSWERED", "REASON"]]
                 + shown.map { parked in
-                    // Ids and reasons come from senders: an NHS number in them is masked too.
-                    [NHSNumberMasking.masking(parked.requestId), parked.maskedNHSNumber ?? "-", parked.lane?.rawValue ?? "-",
+                    // Reasons come from senders: an NHS number in them is masked too.
+                    [parked.listedID, parked.maskedNHSNumber ?? "-", parked.lane?.rawValue ?? "-",
                      parked.kind, parked.parkedAt.map(UTCTimestamp.string) ?? "-", String(parked.attempts),
                      parked.wasAnswered ? "yes" : "no", NHSNumberMasking.masking(parked.reason)]
                 }
@@ -67,7 +67,9 @@ struct DeadCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Send chosen parked requests back to their lane, to be asked again.",
             discussion: """
-                Choose them by --id, --kind or --all. A replayed request gets a new message id (its old one is \
+                Choose them by --id, --kind or --all. --id takes a request id as `cpis dead list` prints it, with any \
+                NHS number in it masked (quote it: it holds spaces and *), or in full; a masked id that several parked \
+                requests share is skipped, and said so. A replayed request gets a new message id (its old one is \
                 remembered as answered) and keeps the original as its correlation id. Requests whose sender already \
                 had an answer (rejected, expired or failed) are skipped unless --include-answered: the EPR would get \
                 a second result, and CP-IS would be asked about that child now.
@@ -75,7 +77,7 @@ struct DeadCommand: AsyncParsableCommand {
 
         @OptionGroup var options: Options
 
-        @Option(help: "A request id to replay (repeat for several).")
+        @Option(help: "A request id to replay, as listed (repeat for several).")
         var id: [String] = []
 
         @Option(help: "Replay every request of this kind.")
@@ -96,8 +98,14 @@ struct DeadCommand: AsyncParsableCommand {
             let wanted = Set(id)
             var skippedAnswered = 0
             var unusable = 0
-            let browsed = try await ParkingLot.browse(broker: broker, topology: topology, limit: options.limit) { parked in
-                guard all || wanted.contains(parked.requestId) || (kind != nil && parked.kind == kind) else { return .keep }
+            var ambiguous = 0
+            let browsed = try await ParkingLot.browse(broker: broker, topology: topology, limit: options.limit) { parked, sharingListedID in
+                // Masked, one id may stand for several requests: never guess which one was meant.
+                let named = wanted.contains(parked.requestId) || (wanted.contains(parked.listedID) && sharingListedID == 1)
+                guard all || named || (kind != nil && parked.kind == kind) else {
+                    if wanted.contains(parked.listedID) { ambiguous += 1 }
+                    return .keep
+                }
                 guard parked.lane != nil, parked.hasRequestID else {
                     unusable += 1
                     return .keep
@@ -109,7 +117,7 @@ struct DeadCommand: AsyncParsableCommand {
                 return .replay
             }
             for (parked, newID) in browsed.replayed {
-                print("replayed \(NHSNumberMasking.masking(parked.requestId)) as \(NHSNumberMasking.masking(newID)) "
+                print("replayed \(parked.listedID) as \(NHSNumberMasking.masking(newID)) "
                     + "(\(parked.maskedNHSNumber ?? "-"), \(parked.kind)) to \(parked.lane?.rawValue ?? "-")")
             }
             print("\(browsed.replayed.count) replayed")
@@ -119,7 +127,11 @@ struct DeadCommand: AsyncParsableCommand {
             if unusable > 0 {
                 print("\(unusable) skipped: no lane or no message_id recorded, so no result could be matched to them")
             }
-            let missing = wanted.subtracting(browsed.parked.map(\.requestId))
+            if ambiguous > 0 {
+                print("\(ambiguous) skipped: their id, as listed, stands for several parked requests (the NHS numbers "
+                    + "masked in it differ); replay them by --kind, or by their full id")
+            }
+            let missing = wanted.subtracting(browsed.parked.flatMap { [$0.requestId, $0.listedID] })
             if !missing.isEmpty { print("not parked: \(missing.sorted().map { NHSNumberMasking.masking($0) }.joined(separator: ", "))") }
         }
     }
@@ -137,8 +149,9 @@ enum ParkingLot {
         let replayed: [(ParkedRequest, String)]
     }
 
+    /// `choose` is given each request with how many of those looked at share its listed id.
     static func browse(broker: AMQPConfiguration, topology: WorkerTopology, limit: Int,
-                       choose: (ParkedRequest) -> Choice) async throws -> Browsed {
+                       choose: (ParkedRequest, _ sharingListedID: Int) -> Choice) async throws -> Browsed {
         let connection = try await AMQPConnection.connect(broker, logger: Logger(label: "cpis.dead"))
         let total = try await connection.inspect(queue: topology.dead).readyMessages
         let wanted = min(total, limit, Int(UInt16.max))
@@ -162,12 +175,11 @@ enum ParkingLot {
             if deliveries.count == wanted { break }
         }
         timer.cancel()
-        var parked: [ParkedRequest] = []
+        let parked = deliveries.map { ParkedRequest($0.message, topology: topology) }
+        let listedIDs = Dictionary(parked.map { ($0.listedID, 1) }, uniquingKeysWith: +)
         var replayed: [(ParkedRequest, String)] = []
-        for delivery in deliveries {
-            let request = ParkedRequest(delivery.message, topology: topology)
-            parked.append(request)
-            guard choose(request) == .replay, let lane = request.lane else { continue }
+        for (delivery, request) in zip(deliveries, parked) {
+            guard choose(request, listedIDs[request.listedID] ?? 0) == .replay, let lane = request.lane else { continue }
             let message = request.replay(of: delivery.message)
             try await connection.publish(message, routingKey: topology.queue(for: lane), mandatory: true)
             try await connection.ack(delivery)
@@ -176,4 +188,10 @@ enum ParkingLot {
         await connection.close()
         return Browsed(total: total, parked: parked, replayed: replayed)
     }
+}
+
+extension ParkedRequest {
+    /// The request id as `cpis dead` prints it, and as `replay --id` takes it: ids come from
+    /// senders, and an NHS number in one is masked.
+    var listedID: String { NHSNumberMasking.masking(requestId) }
 }

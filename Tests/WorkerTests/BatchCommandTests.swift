@@ -1,3 +1,4 @@
+import AMQPClient
 import Foundation
 import SMSPSimulator
 import TestSupport
@@ -37,19 +38,19 @@ struct BatchCommandTests {
             try BatchCommandTests.requester.write(to: directory.appending(path: "requester.json"), atomically: true, encoding: .utf8)
         }
 
-        func process(queue: String) -> Process {
+        func process(queue: String, _ options: [String] = []) -> Process {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appending(path: "cpis")
             process.arguments = ["batch", csv.path, "--requester", directory.appending(path: "requester.json").path,
-                                 "--results", results.path, "--queue", queue, "--amqp-url", BrokerEnvironment.amqpURL]
+                                 "--results", results.path, "--queue", queue, "--amqp-url", BrokerEnvironment.amqpURL] + options
             process.standardOutput = Pipe()
             process.standardError = Pipe()
             return process
         }
 
         /// Runs to the end: exit status, standard output, standard error.
-        func run(queue: String) throws -> (Int32, String, String) {
-            let process = process(queue: queue)
+        func run(queue: String, _ options: [String] = []) throws -> (Int32, String, String) {
+            let process = process(queue: queue, options)
             try process.run()
             let output = (process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile()
             let error = (process.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile()
@@ -86,9 +87,10 @@ struct BatchCommandTests {
         let permissions = try FileManager.default.attributesOfItem(atPath: job.results.path)[.posixPermissions] as? Int
         #expect(permissions == 0o600, "results hold patient data: readable by their owner only")
 
-        // A second run on the finished results file is refused; nothing is sent again.
+        // A second run on the finished results file is refused, as a problem with that file; nothing is sent again.
         let again = try job.run(queue: rig.topology.batch)
-        #expect(again.0 != 0 && again.2.contains("already holds the results of a finished batch"), "\(again.2)")
+        #expect(again.0 == 2 && again.2.contains("results file problem: \(job.results.path) already holds the results of a finished batch"),
+                "\(again.2)")
         #expect(rig.simulator.requestCount - asked == 2000)
         await rig.stop()
     }
@@ -149,7 +151,143 @@ struct BatchCommandTests {
         try "batch 0123456789abcdef 1234\n".write(to: URL(fileURLWithPath: job.results.path + ".journal"), atomically: true, encoding: .utf8)
         try "\(BatchResultsHeader.csv)\n".write(to: job.results, atomically: true, encoding: .utf8)
         let changed = try job.run(queue: rig.topology.batch)
-        #expect(changed.0 != 0 && changed.2.contains("holds the results of another batch file"), "\(changed.2)")
+        #expect(changed.0 == 2, "a problem with the results file, not a usage error (64): \(changed.2)")
+        #expect(changed.2.contains("results file problem: \(job.results.path) holds the results of another batch file")
+            && changed.2.contains("give this batch its own --results file"), "\(changed.2)")
+        #expect(!changed.2.contains("Usage:"), "\(changed.2)")
+        await rig.stop()
+    }
+
+    @Test("with no worker answering, it names the rows it waits for by line, and at the end those and --resend-unanswered; a plain re-run collects them")
+    func waitingNamesRows() async throws {
+        let rig = try await WorkerRig(startWorker: false)
+        try await rig.topology.declare(on: rig.epr)
+        let job = try Job(rows: ["9990000018", "9434765919", "9990000042"])
+        let asked = rig.simulator.requestCount
+        let (status, output, error) = try job.run(queue: rig.topology.batch, ["--idle-timeout", "5"])
+        #expect(status == 3, "\(error)")
+        #expect(error.contains("waiting for 3 rows: lines 2-4 (no result for 3s"), "\(error)")
+        #expect(output.contains("NOT answered yet: 3 rows: lines 2-4; run again later") && output.contains("--resend-unanswered"),
+                "\(output)")
+        #expect(!["9990000018", "9434765919", "9990000042"].contains { output.contains($0) || error.contains($0) },
+                "NHS numbers never printed unmasked")
+
+        // The requests were confirmed: they wait in the queue, and the re-run collects their answers.
+        try await rig.start()
+        let again = try job.run(queue: rig.topology.batch)
+        #expect(again.0 == 0, "\(again.2)")
+        #expect(again.1.contains("3 sent and awaited, 0 to send") && again.1.contains("3 rows, 3 answered"), "\(again.1)")
+        #expect(rig.simulator.requestCount - asked == 3)
+        await rig.stop()
+    }
+
+    @Test("a row published again (journalled, its confirm never recorded) to a worker that forgot it: asked again, marked possibleRepeat, written once")
+    func republishedRowIsMarkedPossibleRepeat() async throws {
+        let rig = try await WorkerRig(startWorker: false)
+        try await rig.topology.declare(on: rig.epr)
+        let audit = DeliveryInbox()
+        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0, acknowledgement: .automatic),
+                                  handler: audit.handler)
+        let job = try Job(rows: ["9990000018", "9434765919"])
+        let asked = rig.simulator.requestCount
+        #expect(try job.run(queue: rig.topology.batch, ["--idle-timeout", "1"]).0 == 3)
+        // As if killed between the publish and its confirm: the confirms are not in the journal.
+        let journalURL = URL(fileURLWithPath: job.results.path + ".journal")
+        let records = try String(contentsOf: journalURL, encoding: .utf8).split(separator: "\n")
+        #expect(records.filter { $0.hasSuffix(" confirmed") }.count == 2)
+        try (records.filter { !$0.hasSuffix(" confirmed") }.joined(separator: "\n") + "\n")
+            .write(to: journalURL, atomically: true, encoding: .utf8)
+        // A worker answers the first copies, and is replaced by one that never saw them.
+        try await rig.start()
+        _ = try await audit.wait(for: "2 access notifications") { $0.count >= 2 }
+        await rig.worker?.shutdown()
+        try await rig.start()
+
+        let (status, output, error) = try job.run(queue: rig.topology.batch)
+        #expect(status == 0, "\(error)")
+        #expect(output.contains("0 sent and awaited, 2 to send (2 of them published before, again under the same message ids)"),
+                "\(output)")
+        #expect(output.contains("2 rows, 2 answered"), "\(output)")
+        #expect(try job.outcomes() == [2: "records-found", 3: "no-record"])
+        let notifications = try await audit.wait(for: "4 access notifications") { $0.count >= 4 }.compactMap(WorkerRig.json)
+        #expect(rig.simulator.requestCount - asked == 4)
+        #expect(notifications.map { $0["possibleRepeat"] as? Bool } == [false, false, true, true], "the repeats are marked")
+        await rig.stop()
+    }
+
+    @Test("killed (SIGKILL) every few milliseconds while it publishes, re-run plainly each time: every row answered, each child asked once")
+    func killedWhilePublishingLosesNoRow() async throws {
+        let rig = try await WorkerRig(maximumInFlight: 8, reservedForTriage: 2)
+        let audit = DeliveryInbox()
+        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0, acknowledgement: .automatic),
+                                  handler: audit.handler)
+        let count = 600
+        let job = try Job(rows: Self.patients(count, from: 920_000_000))
+        let journalURL = URL(fileURLWithPath: job.results.path + ".journal")
+        let asked = rig.simulator.requestCount
+        // Its records, the rows journalled, and of those the ones the broker has not confirmed.
+        func journal() -> (records: Int, rows: Int, unconfirmed: Int) {
+            let records = ((try? String(contentsOf: journalURL, encoding: .utf8)) ?? "").split(separator: "\n").dropFirst()
+            let confirmed = Set(records.filter { $0.hasSuffix(" confirmed") }.map { $0.dropLast(" confirmed".count) })
+            let journalled = Set(records.filter { !$0.hasSuffix(" confirmed") })
+            return (records.count, journalled.count, journalled.subtracting(confirmed).count)
+        }
+        let options = ["--idle-timeout", "20"]
+        var kills = 0
+        var atKills: [String] = []
+        var unconfirmedAtKills = 0
+        var finished: Int32?
+        while kills < 20 {
+            let process = job.process(queue: rig.topology.batch, options)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            let before = journal().records
+            try process.run()
+            // Once it journals a window of rows, it publishes them: killed a few milliseconds in.
+            while process.isRunning, journal().records == before { try await Task.sleep(for: .milliseconds(1)) }
+            if process.isRunning { try await Task.sleep(for: .milliseconds(Int.random(in: 1...15))) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            guard process.terminationReason == .uncaughtSignal else {
+                // It finished before the kill: a plain re-run got every row answered.
+                finished = process.terminationStatus
+                break
+            }
+            kills += 1
+            let state = journal()
+            atKills.append("\(state.unconfirmed)/\(state.rows)")
+            unconfirmedAtKills += state.unconfirmed
+        }
+        #expect(kills >= 3, "killed while publishing \(kills) times")
+        #expect(unconfirmedAtKills > 0, "some kills fell between a row's journal and its confirm: \(atKills)")
+
+        if let finished {
+            #expect(finished == 0)
+        } else {
+            let (status, output, error) = try job.run(queue: rig.topology.batch, options)
+            #expect(status == 0, "\(output)\n\(error)")
+            #expect(output.contains("\(count) rows, \(count) answered"), "\(output)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: journalURL.path), "finished: the journal is gone")
+        let outcomes = try job.outcomes()
+        #expect(outcomes.count == count)
+        #expect(outcomes.values.filter { $0 == "no-record" }.count == count - 2)
+        #expect(outcomes.values.filter { $0 == "records-found" }.count == 2)
+
+        // Each CP-IS query has its access notification: one per child, and a repeat only where marked.
+        let notifications = try await audit.wait(for: "\(count) access notifications", timeout: .seconds(30)) { deliveries in
+            Set(deliveries.compactMap { WorkerRig.json($0)?["nhsNumber"] as? String }).count >= count
+        }.compactMap(WorkerRig.json)
+        let byChild = Dictionary(grouping: notifications) { $0["nhsNumber"] as? String ?? "" }
+        let repeats = byChild.values.map { $0.count - 1 }.reduce(0, +)
+        #expect(byChild.count == count)
+        #expect(repeats <= kills, "one repeat at most per killed run: \(repeats) in \(kills) kills")
+        for (_, queries) in byChild where queries.count > 1 {
+            #expect(queries.filter { $0["possibleRepeat"] as? Bool == true }.count >= queries.count - 1, "a repeat query is marked")
+        }
+        #expect(rig.simulator.requestCount - asked == count + repeats)
+        print("[figures] \(count) rows, \(kills) SIGKILLs while publishing; at each, rows unconfirmed/journalled: "
+            + "\(atKills.joined(separator: " ")); a plain re-run answered every row; \(repeats) repeat queries")
         await rig.stop()
     }
 }

@@ -80,6 +80,51 @@ struct DeadCommandTests {
         await rig.stop()
     }
 
+    @Test("an id as list prints it, its NHS number masked, is one that replay --id accepts; a masked id two requests share is refused")
+    func listedIDsAreAcceptedByReplay() async throws {
+        let rig = try await WorkerRig(startWorker: false)
+        var strict = rig.configuration
+        strict.worker.authorisation = Authorisation(odsCodesByUser: ["epr-whittington": ["RKE"]])
+        try WorkerRig.relayRequests(&strict)
+        let first = try await LookupWorker.start(strict, logger: WorkerRig.quietLogger)
+        // EPRs that put the NHS number in their message ids: list masks it. The twins' ids differ only
+        // in NHS numbers that end alike, so they are listed alike.
+        let tag = String(UUID().uuidString.prefix(8))
+        let wanted = "ward7-9990000018-\(tag)"
+        let twins = ["ed-9434790018-\(tag)", "ed-9434900018-\(tag)"]
+        for id in [wanted] + twins {
+            try await rig.send(WorkerRig.body(String(id.split(separator: "-")[1])), id: id)
+        }
+        _ = try await rig.results(for: [wanted] + twins)
+        await first.shutdown()
+
+        let listed = try Self.dead(["list"], rig: rig)
+        #expect(!["9990000018", "9434790018", "9434900018"].contains { listed.output.contains($0) }, "masked: \(listed.output)")
+        // The REQUEST column, as an engineer copies it from the table.
+        let rows = listed.output.split(separator: "\n").filter { $0.contains(tag) }
+        let shown = rows.compactMap { $0.components(separatedBy: "  ").first }
+        #expect(shown.sorted() == ["ed-*** *** 0018-\(tag)", "ed-*** *** 0018-\(tag)", "ward7-*** *** 0018-\(tag)"], "\(listed.output)")
+
+        let fixed = try await LookupWorker.start(rig.configuration, logger: WorkerRig.quietLogger)
+        let replayed = try Self.dead(["replay", "--id", "ward7-*** *** 0018-\(tag)", "--include-answered"], rig: rig)
+        #expect(replayed.output.contains("1 replayed") && !replayed.output.contains("not parked"), "\(replayed.output)")
+        func isReplay(_ delivery: AMQPDelivery) -> Bool {
+            (WorkerRig.json(delivery)?["requestId"] as? String)?.hasPrefix("\(wanted)/replay-") == true
+        }
+        let result = try #require(try await rig.replies.wait(for: "the replayed result") { $0.contains(where: isReplay) }
+            .first(where: isReplay))
+        #expect(WorkerRig.json(result)?["outcome"] as? String == "records-found")
+        #expect(result.message.properties.correlationId == wanted)
+
+        // One listed id for two requests: which one was meant cannot be known, so neither is replayed.
+        let ambiguous = try Self.dead(["replay", "--id", "ed-*** *** 0018-\(tag)", "--include-answered"], rig: rig)
+        #expect(ambiguous.output.contains("0 replayed") && ambiguous.output.contains("2 skipped: their id, as listed, stands for several"),
+                "\(ambiguous.output)")
+        #expect(try Self.dead(["list"], rig: rig).output.contains("2 parked"))
+        await fixed.shutdown()
+        await rig.stop()
+    }
+
     @Test("replay needs a choice")
     func replayNeedsChoice() async throws {
         let rig = try await WorkerRig(startWorker: false)

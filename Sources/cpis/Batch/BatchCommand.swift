@@ -3,6 +3,7 @@ import ArgumentParser
 import CPISDomain
 import Foundation
 import Logging
+import Worker
 
 /// `cpis batch patients.csv`: a shift's expected patients looked up on the batch lane, each result
 /// written to a results file as it arrives. Safe to interrupt and run again: it resumes.
@@ -12,12 +13,17 @@ struct BatchCommand: AsyncParsableCommand {
         abstract: "Look up a shift's patients from a CSV file on the batch lane, writing each result as it arrives.",
         discussion: """
             Every row is checked before anything is sent, and bad rows are reported by line. Each row is journalled \
-            beside the results file, then published with a broker confirm; results come back on a durable queue of \
-            the batch's own (cpis.batch.<batch id>), so none is lost if this stops. Run it again with the same file \
-            and results file to resume: it sends no row twice. Exit status: 0 when every row has its answer \
-            (whatever the outcome), 1 for bad rows, 3 when some rows are still unanswered after --idle-timeout \
-            seconds without a result (run again later; --resend-unanswered sends those again), 64 for wrong \
-            options, and another non-zero status for other failures (the broker unreachable, a file unwritable).
+            beside the results file, published with a broker confirm, and journalled again once confirmed; results \
+            come back on a durable queue of the batch's own (cpis.batch.<batch id>), so none is lost if this stops. \
+            Run it again with the same file and results file to resume: it waits for the rows the broker confirmed, \
+            and publishes again, under their same message ids, the rows journalled but never confirmed (a worker that \
+            has one already answers it once; should CP-IS be asked twice, the access notification says \
+            possibleRepeat). When no result has come for a few seconds, it names the rows it waits for by line. \
+            Exit status: 0 when every row has its answer (whatever the outcome), 1 for bad rows, 2 when the results \
+            file cannot be used (it holds another batch's or a finished batch's results, or cannot be written: the \
+            message names the file and what to do), 3 when some rows are still unanswered after --idle-timeout \
+            seconds without a result (they are named; run again later; --resend-unanswered sends them again), 64 \
+            for wrong options, and another non-zero status for other failures (the broker unreachable).
             """
     )
 
@@ -43,12 +49,16 @@ struct BatchCommand: AsyncParsableCommand {
     var dryRun = false
 
     @Flag(help: """
-        Send again the rows sent by an earlier run that never got a result. CP-IS may have been asked about them \
-        already: use it when the requests are known to be lost (their queue deleted, say).
+        Send again the rows an earlier run sent, and the broker confirmed, that never got a result (a plain run sends \
+        again only those never confirmed). CP-IS may have been asked about them already: use it when the requests \
+        are known to be lost (their queue deleted, say).
         """)
     var resendUnanswered = false
 
     @OptionGroup var broker: BrokerOptions
+
+    /// The exit status for a results file this batch cannot use.
+    static let resultsFileStatus: Int32 = 2
 
     func run() async throws {
         let batch = try readBatch()
@@ -61,19 +71,22 @@ struct BatchCommand: AsyncParsableCommand {
         do {
             store = try BatchResults(url: resultsURL, fingerprint: batch.fingerprint)
         } catch let refusal as BatchResults.Refusal {
-            throw ValidationError(refusal.description)
+            throw Self.resultsFileProblem(refusal.description)
         }
         let lines = Set(batch.rows.map(\.line))
         let alreadyAnswered = store.answered.intersection(lines).count
+        // A row journalled but not confirmed may never have reached the broker: it is sent again.
         let toSend = batch.rows.filter { row in
-            !store.answered.contains(row.line) && (resendUnanswered || !store.journalled.contains(row.line))
+            !store.answered.contains(row.line) && (resendUnanswered || !store.confirmed.contains(row.line))
+        }
+        let sentBefore = Set(toSend.map(\.line)).intersection(store.journalled)
+        if alreadyAnswered > 0 || !store.journalled.isEmpty {
+            print("resuming batch \(store.batchID): \(alreadyAnswered) answered in \(resultsURL.lastPathComponent), "
+                + "\(batch.rows.count - alreadyAnswered - toSend.count) sent and awaited, \(toSend.count) to send"
+                + (sentBefore.isEmpty ? "" : " (\(sentBefore.count) of them published before, again under the same message ids)"))
         }
         let run = BatchRun(store: store, progress: BatchProgress(total: batch.rows.count, alreadyAnswered: alreadyAnswered),
                            lines: lines)
-        if alreadyAnswered > 0 || toSend.count < batch.rows.count - alreadyAnswered {
-            print("resuming batch \(store.batchID): \(alreadyAnswered) answered in \(resultsURL.lastPathComponent), "
-                + "\(batch.rows.count - alreadyAnswered - toSend.count) sent and awaited, \(toSend.count) to send")
-        }
 
         try bootstrapLoggingFromEnvironment(defaultLevel: .warning)
         let configuration = try await broker.configuration(connectionName: "cpis batch \(store.batchID)")
@@ -93,9 +106,10 @@ struct BatchCommand: AsyncParsableCommand {
         }
 
         do {
-            try await publish(toSend, replyQueue: replies, username: configuration.username, on: connection, run: run)
+            try await publish(toSend, sentBefore: sentBefore, replyQueue: replies, username: configuration.username,
+                              on: connection, run: run)
         } catch {
-            let message = "publishing stopped: \(error); the rows journalled but not sent are reported unanswered at the end\n"
+            let message = "publishing stopped: \(error); the rows not confirmed by the broker are sent again by the next run\n"
             FileHandle.standardError.write(Data(message.utf8))
         }
         let complete = await run.waitForAll(idleTimeout: .seconds(idleTimeout))
@@ -105,8 +119,17 @@ struct BatchCommand: AsyncParsableCommand {
         await connection.close()
         let summary = try await run.finish(complete: complete)
         print(summary)
-        if let failure = await run.writeFailure { throw ValidationError("cannot write \(resultsURL.path): \(failure)") }
+        if let failure = await run.writeFailure {
+            throw Self.resultsFileProblem("cannot write \(resultsURL.path): \(failure); the result stays queued, "
+                + "so free the space (or fix its permissions) and run again to collect it")
+        }
         if !complete { throw ExitCode(3) }
+    }
+
+    /// A problem with the results file is said as one (not as a usage error), with its own exit status.
+    private static func resultsFileProblem(_ text: String) -> ExitCode {
+        FileHandle.standardError.write(Data("cpis batch: results file problem: \(text)\n".utf8))
+        return ExitCode(resultsFileStatus)
     }
 
     private func readBatch() throws -> BatchFile {
@@ -131,22 +154,27 @@ struct BatchCommand: AsyncParsableCommand {
         }
     }
 
-    /// Journals a window of rows, then publishes them with confirms.
-    private func publish(_ rows: [BatchFile.Row], replyQueue: String, username: String,
+    /// Journals a window of rows, publishes them with confirms, and journals each confirm. A row an
+    /// earlier run published (`sentBefore`) may have reached CP-IS already: it carries the
+    /// possible-repeat header, so that a second query about it is marked `possibleRepeat`.
+    private func publish(_ rows: [BatchFile.Row], sentBefore: Set<Int>, replyQueue: String, username: String,
                          on connection: AMQPConnection, run: BatchRun) async throws {
         let window = 100
         for start in stride(from: 0, to: rows.count, by: window) {
             let chunk = rows[start..<min(rows.count, start + window)]
             let ids = try await run.journal(lines: chunk.map(\.line))
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            try await withThrowingTaskGroup(of: Int.self) { group in
                 for (row, id) in zip(chunk, ids) {
+                    let headers: AMQPTable = sentBefore.contains(row.line) ? [LookupIntake.possibleRepeatHeader: .bool(true)] : [:]
                     group.addTask {
                         try await connection.publish(AMQPMessage(body: row.body, properties: AMQPProperties(
-                            contentType: "application/json", persistent: true, correlationId: id, replyTo: replyQueue,
-                            messageId: id, timestamp: Date(), userId: username)), routingKey: queue, mandatory: true)
+                            contentType: "application/json", headers: headers, persistent: true, correlationId: id,
+                            replyTo: replyQueue, messageId: id, timestamp: Date(), userId: username)),
+                            routingKey: queue, mandatory: true)
+                        return row.line
                     }
                 }
-                try await group.waitForAll()
+                for try await line in group { try await run.confirmed(line: line) }
             }
         }
     }
@@ -177,6 +205,10 @@ private actor BatchRun {
         return lines.map(store.requestID)
     }
 
+    func confirmed(line: Int) throws {
+        try store.confirm(line: line)
+    }
+
     /// Writes a result; false when it could not be written (the run stops, the result stays queued).
     func received(_ delivery: AMQPDelivery) -> Bool {
         guard let result = try? JSONSerialization.jsonObject(with: Data(delivery.message.body)) as? [String: Any],
@@ -200,14 +232,41 @@ private actor BatchRun {
     }
 
     /// Waits until every row is answered (true), or no result has come for `idleTimeout` (false).
+    /// After a few quiet seconds, and every half minute of quiet after that, it names the rows it waits for.
     func waitForAll(idleTimeout: Duration) async -> Bool {
         lastResult = .now
+        var lastNamed: ContinuousClock.Instant?
         while progress.answered < progress.total {
-            if writeFailure != nil || ContinuousClock.now - lastResult > idleTimeout { return false }
+            let now = ContinuousClock.now
+            if writeFailure != nil || now - lastResult > idleTimeout { return false }
+            if now - lastResult >= .seconds(3), lastNamed.map({ $0 < lastResult || now - $0 >= .seconds(30) }) ?? true {
+                progress.note("waiting for \(unansweredLines) (no result for \((now - lastResult).components.seconds)s; "
+                    + "giving up after \(idleTimeout.components.seconds)s without one)")
+                lastNamed = now
+            }
             try? await Task.sleep(for: .milliseconds(200))
             progress.show()
         }
         return true
+    }
+
+    /// The rows without an answer, by line (never by NHS number): "3 rows: lines 2-4, 9".
+    private var unansweredLines: String {
+        let missing = lines.subtracting(store.answered).sorted()
+        var ranges: [ClosedRange<Int>] = []
+        for line in missing {
+            if let last = ranges.last, last.upperBound == line - 1 {
+                ranges[ranges.count - 1] = last.lowerBound...line
+            } else {
+                ranges.append(line...line)
+            }
+        }
+        let shown = 20
+        let count = missing.count
+        return "\(count) row\(count == 1 ? "" : "s"): line\(count == 1 ? "" : "s") "
+            + ranges.prefix(shown).map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
+                .joined(separator: ", ")
+            + (ranges.count > shown ? " and \(ranges.count - shown) more ranges" : "")
     }
 
     func finish(complete: Bool) throws -> String {
@@ -218,7 +277,8 @@ private actor BatchRun {
         let unanswered = progress.total - progress.answered
         return "batch \(store.batchID): \(progress.total) rows, \(progress.answered) answered"
             + (counts.isEmpty ? "" : " (this run: \(counts))")
-            + (unanswered > 0 ? ", \(unanswered) NOT answered yet: run again later to collect them" : "")
+            + (unanswered > 0 ? ", NOT answered yet: \(unansweredLines); run again later with the same file and results "
+                + "file to collect them (if their requests are known to be lost, --resend-unanswered sends them again)" : "")
             + (foreign > 0 ? "; \(foreign) results that were not this batch's were set aside" : "")
             + (repeated > 0 ? "; \(repeated) repeated results (a row answered again) were not written twice" : "")
             + "; results in \(store.url.path)"

@@ -3,14 +3,17 @@ import Foundation
 
 /// The batch's results file, written as each result arrives: CSV (`.csv`) or JSON lines (`.jsonl`),
 /// readable by its owner only (it holds NHS numbers and child-protection status). Beside it, a
-/// journal (`<results>.journal`) names the batch and lists each row before it is sent.
+/// journal (`<results>.journal`) names the batch, lists each row before it is sent (`12`), and
+/// again once the broker has confirmed it (`12 confirmed`).
 ///
 /// The journal is what makes a re-run safe. It holds the batch's id, made at random on the first
 /// run (so a new run of the same file is a new batch, never mistaken by workers for the old one),
-/// and the batch file's fingerprint (so a different file cannot resume this batch). A row is
-/// journalled before it is published: after an interruption, a re-run never sends it again, and
-/// waits for its result instead; rows that never get one are reported, and sent again only when
-/// asked (`--resend-unanswered`), because CP-IS may have been asked about them already.
+/// and the batch file's fingerprint (so a different file cannot resume this batch). After an
+/// interruption, a re-run waits for the results of confirmed rows, which the broker holds. A row
+/// journalled but not confirmed may never have reached the broker: the re-run publishes it again
+/// under its same message id, so that a worker that has it already answers it once. Confirmed rows
+/// that never get a result are reported, and sent again only when asked (`--resend-unanswered`),
+/// because CP-IS may have been asked about them already.
 final class BatchResults {
     enum Format { case csv, jsonLines }
 
@@ -27,6 +30,8 @@ final class BatchResults {
     private(set) var answered: Set<Int> = []
     /// Lines journalled for sending (answered or not).
     private(set) var journalled: Set<Int> = []
+    /// Lines whose request the broker has confirmed (it holds them until a worker answers).
+    private(set) var confirmed: Set<Int> = []
     private let results: FileHandle
     private let journal: FileHandle
 
@@ -55,7 +60,11 @@ final class BatchResults {
                     + "since that batch started): give this batch its own --results file")
             }
             batchID = String(header[1])
-            journalled = Set(lines.dropFirst().compactMap { Int($0) })
+            for record in lines.dropFirst() {
+                let fields = record.split(separator: " ")
+                guard let line = fields.first.flatMap({ Int($0) }) else { continue }
+                if fields.count == 2, fields[1] == "confirmed" { confirmed.insert(line) } else { journalled.insert(line) }
+            }
             for line in try String(contentsOf: url, encoding: .utf8).split(separator: "\n") {
                 if let number = Self.lineNumber(of: line, format: format, batchID: batchID) { answered.insert(number) }
             }
@@ -86,6 +95,13 @@ final class BatchResults {
         try journal.write(contentsOf: Data(lines.map { "\($0)\n" }.joined().utf8))
         try journal.synchronize()
         journalled.formUnion(lines)
+    }
+
+    /// Records the broker's confirm of a row's request. Not flushed to the disk: if the record is
+    /// lost, the row is only published again under the same id.
+    func confirm(line: Int) throws {
+        try journal.write(contentsOf: Data("\(line) confirmed\n".utf8))
+        confirmed.insert(line)
     }
 
     /// The request id of `line` in this batch, and back.
