@@ -401,15 +401,7 @@ struct ContractDocumentsTests {
                                       body: try variant { $0["nhsNumber"] = "999 000 0069" })
         try await rig.topology.declare(on: rig.epr)
         try await send(overLimit.body, id: overLimit.id)
-        let holder = try await BrokerEnvironment.connect()
-        let handedOut = DeliveryInbox()
-        try await holder.consume(AMQPConsumer(queue: rig.topology.triage, tag: "crasher", prefetch: 1)) { delivery in
-            handedOut.handler(delivery)
-            holder.nack(delivery, requeue: true) { _ in }
-        }
-        _ = try await handedOut.wait(count: rig.topology.deliveryLimit + 1)
-        try await holder.cancel(consumerTag: "crasher")
-        await holder.close()
+        try await rig.handBackPastDeliveryLimit()
 
         // The SMSP answers one child's query with another child's record (wrong-patient), and never
         // answers queries about another (timeout).

@@ -80,28 +80,12 @@ struct WorkerConfigurationTests {
             let open = try await WorkerConfiguration.load(file: nil, environment: ["CPIS_BROKER_URL": url, "CPIS_SMSP_ENDPOINT": smsp])
             #expect(open.worker.authorisation.odsCodesByUser == nil, "loopback, local development: \(url)")
         }
-
-        // As an operator meets it: `cpis worker` stops at once, saying what to set, before it connects.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appending(path: "cpis")
-        process.arguments = ["worker"]
-        process.environment = ["CPIS_BROKER_URL": "amqp://guest@broker.example:5672/", "CPIS_SMSP_ENDPOINT": smsp,
-                               "PATH": "/usr/bin:/bin"]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
-        #expect(said.contains("authorisation.users") && said.contains("is needed with the broker on broker.example"), "\(said)")
     }
 
     @Test("authorisation from the file")
     func authorisation() async throws {
-        let file = FileManager.default.temporaryDirectory.appending(path: "auth-\(UUID().uuidString).yaml")
-        try "authorisation:\n  users:\n    epr-whittington: [RKE]\n    shift-batch: [RKE, RAL]\nsmsp: { endpoint: http://smsp.local/cpis }\n"
-            .write(to: file, atomically: true, encoding: .utf8)
+        let file = try Self.settingsFile(
+            "authorisation:\n  users:\n    epr-whittington: [RKE]\n    shift-batch: [RKE, RAL]\nsmsp: { endpoint: http://smsp.local/cpis }\n")
         defer { try? FileManager.default.removeItem(at: file) }
         let configuration = try await WorkerConfiguration.load(file: file, environment: [:])
         #expect(configuration.worker.authorisation.odsCodesByUser == ["epr-whittington": ["RKE"], "shift-batch": ["RKE", "RAL"]])

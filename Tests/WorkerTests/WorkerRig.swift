@@ -122,6 +122,20 @@ final class WorkerRig: Sendable {
         server.shutdown()
     }
 
+    /// Takes the triage queue's requests and hands each back until the broker dead-letters it past the
+    /// delivery limit, as a request that crashes every worker would be handed back.
+    func handBackPastDeliveryLimit() async throws {
+        let holder = try await BrokerEnvironment.connect()
+        let handedOut = DeliveryInbox()
+        try await holder.consume(AMQPConsumer(queue: topology.triage, tag: "crasher", prefetch: 1)) { delivery in
+            handedOut.handler(delivery)
+            holder.nack(delivery, requeue: true) { _ in }
+        }
+        _ = try await handedOut.wait(count: topology.deliveryLimit + 1)
+        try await holder.cancel(consumerTag: "crasher")
+        await holder.close()
+    }
+
     static func body(_ nhsNumber: String, ods: String = "RKE") -> String {
         """
         {"nhsNumber":"\(nhsNumber)","requester":{"organisation":{"odsCode":"\(ods)","name":"The Whittington Hospital"},

@@ -205,15 +205,7 @@ struct WorkerSafetyTests {
             expiration: "50", messageId: id)),
             exchange: rig.topology.retryName(step: 0), routingKey: rig.topology.triage)
         // A holder that keeps handing it back, as a request that crashes every worker would be.
-        let holder = try await BrokerEnvironment.connect()
-        let returns = DeliveryInbox()
-        try await holder.consume(AMQPConsumer(queue: rig.topology.triage, tag: "crasher", prefetch: 1)) { delivery in
-            returns.handler(delivery)
-            holder.nack(delivery, requeue: true) { _ in }
-        }
-        _ = try await returns.wait(count: rig.topology.deliveryLimit + 1)
-        try await holder.cancel(consumerTag: "crasher")
-        await holder.close()
+        try await rig.handBackPastDeliveryLimit()
         try await rig.start()
         let result = try await rig.result(for: id)
         #expect(result["outcome"] as? String == "failed")

@@ -71,10 +71,12 @@ enum CPISProcess {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appending(path: "cpis")
     }
 
-    static func run(_ arguments: [String], input: String? = nil) throws -> Result {
+    /// Runs `cpis arguments`; `environment`, when given, is its whole environment.
+    static func run(_ arguments: [String], input: String? = nil, environment: [String: String]? = nil) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if let environment { process.environment = environment }
         let output = Pipe(), error = Pipe(), standardInput = Pipe()
         process.standardOutput = output
         process.standardError = error

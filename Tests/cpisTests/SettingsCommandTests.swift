@@ -53,18 +53,20 @@ struct SettingsCommandTests {
 
     @Test("authorisation from the environment is refused, not ignored (ignored, it would allow every request)")
     func authorisationFromEnvironment() throws {
-        let process = Process()
-        process.executableURL = CPISProcess.executable
-        process.arguments = ["worker", "--config", Self.root.appending(path: "Config/worker.yaml").path]
-        process.environment = ["CPIS_AUTHORISATION_USERS": "epr:RKE", "PATH": "/usr/bin:/bin"]
-        let error = Pipe()
-        process.standardError = error
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
-        #expect(text.contains("authorisation.users is read from the settings file only"), "\(text)")
+        let result = try CPISProcess.run(["worker", "--config", Self.root.appending(path: "Config/worker.yaml").path],
+                                         environment: ["CPIS_AUTHORISATION_USERS": "epr:RKE", "PATH": "/usr/bin:/bin"])
+        #expect(result.status != 0)
+        #expect(result.error.contains("authorisation.users is read from the settings file only"), "\(result.error)")
+    }
+
+    @Test("a worker whose broker is off this machine, with no authorisation map, stops at once saying what to set")
+    func workerOffLoopbackWithoutAuthorisationRefusesToStart() throws {
+        let result = try CPISProcess.run(["worker"], environment: [
+            "CPIS_BROKER_URL": "amqp://guest@broker.example:5672/", "CPIS_SMSP_ENDPOINT": "http://smsp.local/cpis",
+            "PATH": "/usr/bin:/bin"])
+        #expect(result.status != 0)
+        #expect(result.error.contains("authorisation.users") && result.error.contains("is needed with the broker on broker.example"),
+                "\(result.error)")
     }
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
