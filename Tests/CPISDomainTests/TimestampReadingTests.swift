@@ -43,12 +43,20 @@ struct TimestampReadingTests {
         #expect(UTCTimestamp.date(text) == nil)
     }
 
-    @Test("what the writer writes, the reader reads back")
+    @Test("what the writer writes, the reader reads back, and writes back unchanged: every millisecond of a second, now and far ahead")
     func roundTrip() throws {
-        for seconds in [0, -1, 1_795_530_600.123, 1_782_907_200.999, 253_402_214_399.5] {
-            let date = Date(timeIntervalSince1970: seconds)
-            let back = try #require(UTCTimestamp.date(UTCTimestamp.string(date)))
-            #expect(back.timeIntervalSince1970 == (seconds * 1000).rounded(.down) / 1000)
+        for seconds in [0, -1, 1_795_530_600, 1_782_907_200, 17_573_985_000, 253_402_214_398] {
+            for millisecond in 0..<1000 {
+                let text = UTCTimestamp.string(Date(timeIntervalSince1970: Double(seconds) + Double(millisecond) / 1000))
+                let back = try #require(UTCTimestamp.date(text))
+                #expect(UTCTimestamp.string(back) == text)
+                #expect(text.hasSuffix(String(format: ".%03dZ", millisecond)), "\(text)")
+            }
         }
+        // The fuzz target's find: read as a hair above .120, written as .120, read back a hair below,
+        // which rounding down wrote as .119.
+        let found = try #require(UTCTimestamp.date("2526-11-24T14:30:00.1200043Z"))
+        #expect(UTCTimestamp.string(found) == "2526-11-24T14:30:00.120Z")
+        #expect(UTCTimestamp.string(try #require(UTCTimestamp.date("2526-11-24T14:30:00.120Z"))) == "2526-11-24T14:30:00.120Z")
     }
 }

@@ -160,9 +160,11 @@ extension CalendarDate {
         return era * 146_097 + dayOfEra - 719_468
     }
 
-    /// The date `date` falls on, and how far into it (ms), at `offset` seconds from UTC.
+    /// The date `date` falls on, and how far into it (ms), at `offset` seconds from UTC. To the nearest
+    /// millisecond: a time read from "….120Z" is held as a Double a hair below or above .120, and
+    /// rounding down wrote some back as ….119 (fuzzing the timestamp reader found it).
     static func split(_ date: Date, offset: Int = 0) -> (day: CalendarDate, millisecondOfDay: Int) {
-        let milliseconds = Int((date.timeIntervalSince1970 * 1000).rounded(.down)) + offset * 1000
+        let milliseconds = Int((date.timeIntervalSince1970 * 1000).rounded()) + offset * 1000
         let (days, time) = milliseconds.quotientAndRemainder(dividingBy: 86_400_000)
         return time < 0 ? (CalendarDate(daysSince1970: days - 1), time + 86_400_000)
                         : (CalendarDate(daysSince1970: days), time)
