@@ -37,7 +37,7 @@ enum SMSPAnswer {
     /// delivers one only where the rest of Spine's answer vouches for it (hazard log, HAZ-01).
     static func notAbout(_ nhsNumber: NHSNumber, _ result: LookupResult) -> String? {
         if let number = result.nhsNumber, number != nhsNumber.digits {
-            return "is about another NHS number (*** *** \(number.suffix(4)), not \(nhsNumber))"
+            return "is about another NHS number (\(NHSNumber.masked(digits: number)), not \(nhsNumber))"
         }
         return result.plans.notAbout(nhsNumber, allowingUnnumbered: true)
     }

@@ -89,12 +89,12 @@ struct SpineClient: Upstream {
         let serviceError = ResponseCode(code: "CPIS-9999", displayName: "CP-IS service error")
         switch spineResponse.answer {
         case .records(let answer):
-            let vouched = Self.vouchesForUnnumberedRecords(spineResponse, about: nhsNumber)
+            let unnumbered = answer.plans.filter { $0.subject.identifyingNHSNumber == nil }.count
+            let vouched = unnumbered > 0 && Self.vouchesForUnnumberedRecords(spineResponse, about: nhsNumber)
             let asked = SMSPResponse(relatesTo: nil, trackingID: nil, answer: answer)
             if let problem = SMSPClient.mismatch(asked, asked: query.messageID, about: nhsNumber, allowingUnnumbered: vouched) {
                 return .wrongPatient(message: problem)
             }
-            let unnumbered = answer.plans.filter { $0.subject.identifyingNHSNumber == nil }.count
             if unnumbered > 0 {
                 logger.warning("""
                     Spine's answer has \(unnumbered) record(s) naming no child, as NHS Digital's own template does: \
@@ -139,7 +139,7 @@ struct SpineClient: Upstream {
     /// no `wsa:RelatesTo`, and none of the answer is used (hazard log, HAZ-01 over HAZ-02).
     static func vouchesForUnnumberedRecords(_ response: SpineResponse, about nhsNumber: NHSNumber) -> Bool {
         response.relatesTo != nil && !response.nhsNumbers.isEmpty
-            && response.nhsNumbers.allSatisfy { $0.filter { $0.isASCII && $0.isNumber } == nhsNumber.digits }
+            && response.nhsNumbers.allSatisfy { NHSNumber.digits(of: $0) == nhsNumber.digits }
     }
 
     private func audit(_ query: SpineRequest, _ response: SpineResponse) -> AccessNotification.SpineAudit {

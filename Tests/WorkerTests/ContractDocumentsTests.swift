@@ -408,9 +408,7 @@ struct ContractDocumentsTests {
         rig.simulator.script(nhsNumber: "9990000026", steps: [.fault(.crossedRecord)])
         rig.simulator.behaviour = SimulatorBehaviour(faultTriggers: ["9990000050": .noResponse])
         let worker = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
-        let audit = DeliveryInbox(), parked = DeliveryInbox()
-        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0,
-                                               acknowledgement: .automatic), handler: audit.handler)
+        let audit = try await rig.accessNotifications(), parked = DeliveryInbox()
         try await rig.epr.consume(AMQPConsumer(queue: rig.topology.dead, tag: "dead", prefetch: 0,
                                                acknowledgement: .automatic), handler: parked.handler)
 

@@ -47,9 +47,7 @@ struct ContractSchemaTests {
     @Test("results and notifications of every kind validate; the validator does catch a bad one")
     func publishedMessagesValidate() async throws {
         let rig = try await WorkerRig(maximumAttempts: 2)
-        let audit = DeliveryInbox()
-        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0,
-                                               acknowledgement: .automatic), handler: audit.handler)
+        let audit = try await rig.accessNotifications()
         var ids: [String] = []
         for number in ["9990000042", "9990000034", "9990000026", "9434765919", "3333333333", "1111111111", "6666666666"] {
             ids.append(try await rig.send(WorkerRig.body(number)))

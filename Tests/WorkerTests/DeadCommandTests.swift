@@ -7,6 +7,15 @@ import Testing
 /// `cpis dead list` and `cpis dead replay`, as the engineer on call uses them, against the real broker.
 @Suite("cpis dead", .serialized, .timeLimit(.minutes(3)))
 struct DeadCommandTests {
+    /// A worker that knows only `epr-whittington` (for RKE): the rig's own user is refused, so its
+    /// requests are parked.
+    static func strictWorker(_ rig: WorkerRig) async throws -> LookupWorker {
+        var strict = rig.configuration
+        strict.worker.authorisation = Authorisation(odsCodesByUser: ["epr-whittington": ["RKE"]])
+        try WorkerRig.relayRequests(&strict)
+        return try await LookupWorker.start(strict, logger: WorkerRig.quietLogger)
+    }
+
     /// Runs `cpis dead ...` with settings naming the rig's queues.
     static func dead(_ arguments: [String], rig: WorkerRig) throws -> (status: Int32, output: String) {
         let file = FileManager.default.temporaryDirectory.appending(path: "dead-\(UUID().uuidString).yaml")
@@ -28,10 +37,7 @@ struct DeadCommandTests {
     @Test("list shows the parked requests with their reasons; replay --kind brings them back and they are answered")
     func listAndReplay() async throws {
         let rig = try await WorkerRig(startWorker: false)
-        var strict = rig.configuration
-        strict.worker.authorisation = Authorisation(odsCodesByUser: ["epr-whittington": ["RKE"]])
-        try WorkerRig.relayRequests(&strict)
-        let first = try await LookupWorker.start(strict, logger: WorkerRig.quietLogger)
+        let first = try await Self.strictWorker(rig)
         // Three from a broker user the worker does not know, two that are not lookups at all.
         let refused = [try await rig.send(WorkerRig.body("9990000018")), try await rig.send(WorkerRig.body("9990000042")),
                        try await rig.send(WorkerRig.body("9434765919"))]
@@ -83,10 +89,7 @@ struct DeadCommandTests {
     @Test("an id as list prints it, its NHS number masked, is one that replay --id accepts; a masked id two requests share is refused")
     func listedIDsAreAcceptedByReplay() async throws {
         let rig = try await WorkerRig(startWorker: false)
-        var strict = rig.configuration
-        strict.worker.authorisation = Authorisation(odsCodesByUser: ["epr-whittington": ["RKE"]])
-        try WorkerRig.relayRequests(&strict)
-        let first = try await LookupWorker.start(strict, logger: WorkerRig.quietLogger)
+        let first = try await Self.strictWorker(rig)
         // EPRs that put the NHS number in their message ids: list masks it. The twins' ids differ only
         // in NHS numbers that end alike, so they are listed alike.
         let tag = String(UUID().uuidString.prefix(8))

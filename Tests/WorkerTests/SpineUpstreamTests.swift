@@ -21,9 +21,7 @@ struct SpineUpstreamTests {
         var configuration = rig.configuration
         configuration.spine = try WorkerRig.spineSettings(port: spine.port, path: "/sync-service")
         let worker = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
-        let audit = DeliveryInbox()
-        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0, acknowledgement: .automatic),
-                                  handler: audit.handler)
+        let audit = try await rig.accessNotifications()
 
         let found = try await rig.send(WorkerRig.body("9449310394"))
         let notFound = try await rig.send(WorkerRig.body("9448904053"))
@@ -387,9 +385,7 @@ struct SpineRetrySafetyTests {
         configuration.worker.smspTimeout = .milliseconds(500)
         rig.simulator.script(nhsNumber: "9990000018", steps: [.fault(.noResponse), .answer])
         let worker = try await LookupWorker.start(configuration, logger: WorkerRig.quietLogger)
-        let audit = DeliveryInbox()
-        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0, acknowledgement: .automatic),
-                                  handler: audit.handler)
+        let audit = try await rig.accessNotifications()
         let result = try await rig.result(for: try await rig.send(WorkerRig.body("9990000018")))
         #expect(result["outcome"] as? String == "records-found")
         #expect(result["attempts"] as? Int == 2)

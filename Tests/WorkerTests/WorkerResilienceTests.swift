@@ -151,9 +151,7 @@ extension WorkerResilienceTests {
         let rig = try await WorkerRig(startWorker: false)
         rig.simulator.behaviour = SimulatorBehaviour(latency: .fixed(.milliseconds(50)))
         try await rig.topology.declare(on: rig.epr)
-        let audit = DeliveryInbox()
-        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0,
-                                               acknowledgement: .automatic), handler: audit.handler)
+        let audit = try await rig.accessNotifications()
         let logURL = FileManager.default.temporaryDirectory.appending(path: "combined-faults-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)

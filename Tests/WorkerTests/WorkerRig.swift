@@ -122,6 +122,14 @@ final class WorkerRig: Sendable {
         server.shutdown()
     }
 
+    /// Every access notification the worker publishes from now on (the audit queue, consumed here).
+    func accessNotifications() async throws -> DeliveryInbox {
+        let audit = DeliveryInbox()
+        try await epr.consume(AMQPConsumer(queue: topology.audit, tag: "audit", prefetch: 0, acknowledgement: .automatic),
+                              handler: audit.handler)
+        return audit
+    }
+
     /// Takes the triage queue's requests and hands each back until the broker dead-letters it past the
     /// delivery limit, as a request that crashes every worker would be handed back.
     func handBackPastDeliveryLimit() async throws {

@@ -69,7 +69,7 @@ extension PlanSubject {
         case .child(let nhsNumber, _, _): nhsNumber
         case .unbornChild(let mother): mother.nhsNumber
         }
-        return number.map { $0.filter { $0.isASCII && $0.isNumber } }
+        return number.map(NHSNumber.digits(of:))
     }
 }
 
@@ -81,7 +81,7 @@ extension Collection<ProtectionPlan> {
         for (index, plan) in enumerated() {
             let digits = plan.subject.identifyingNHSNumber
             if digits == nhsNumber.digits || (digits == nil && allowingUnnumbered) { continue }
-            let shown = digits.map { "*** *** \($0.suffix(4))" } ?? "no NHS number"
+            let shown = digits.map(NHSNumber.masked(digits:)) ?? "no NHS number"
             return "record \(index + 1) is about \(shown), not \(nhsNumber)"
         }
         return nil

@@ -34,7 +34,14 @@ public struct NHSNumber: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// For logs: only the last four digits show ("*** *** 5919").
-    public var masked: String { "*** *** \(digits.suffix(4))" }
+    public var masked: String { Self.masked(digits: digits) }
+
+    /// Any digits shown as ``masked`` shows an NHS number's: an answer's number that may not be valid.
+    public static func masked(digits: String) -> String { "*** *** \(digits.suffix(4))" }
+
+    /// The digits of an NHS number as another system wrote it (spaces, hyphens and all), unchecked: what
+    /// an answer names, to compare with ``digits``.
+    public static func digits(of text: String) -> String { text.filter { $0.isASCII && $0.isNumber } }
 
     public var description: String { masked }
 

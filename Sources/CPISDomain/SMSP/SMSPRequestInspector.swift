@@ -106,7 +106,6 @@ public struct SMSPRequestInspector: Sendable {
         if let prefix, text.hasPrefix(prefix) { text = text.dropFirst(prefix.count) }
         return UUID(uuidString: String(text)) != nil && text == text.uppercased()
     }
-
 }
 
 /// The message ids seen within a window, so that a reused `wsa:MessageID` is refused (the NHS test
