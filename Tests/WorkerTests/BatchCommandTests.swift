@@ -181,13 +181,52 @@ struct BatchCommandTests {
         await rig.stop()
     }
 
+    /// A row and its result meet by message id; a result under a row's id about another child (a
+    /// publisher reusing the batch's ids, say) must never be written as that row's answer.
+    @Test("a result under a row's id but about another child is not written as its answer (SAFETY), and the row gets its own")
+    func resultAboutAnotherChildIsNotWritten() async throws {
+        let rig = try await WorkerRig(startWorker: false)
+        try await rig.topology.declare(on: rig.epr)
+        let job = try Job(rows: ["9990000018", "9434765919"])
+        let process = job.process(queue: rig.topology.batch, ["--idle-timeout", "30"])
+        try process.run()
+        // The batch's id, from its journal's first line ("batch <id> <fingerprint>"), once written.
+        let journal = job.results.path + ".journal"
+        var batchID: String?
+        for _ in 0..<100 where batchID == nil {
+            try await Task.sleep(for: .milliseconds(100))
+            batchID = (try? String(contentsOfFile: journal, encoding: .utf8))?.split(separator: " ").dropFirst().first.map(String.init)
+        }
+        let id = try #require(batchID)
+        // Another child's records-found result, under line 2's request id (line 2 asks about 9990000018).
+        var forged = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: WorkerRig.packageRoot.appending(path: "docs/examples/result-records-found.json"))) as? [String: Any])
+        forged["requestId"] = "\(id)-2"
+        forged["nhsNumber"] = "9434765919"
+        try await rig.epr.publish(AMQPMessage(body: Array(try JSONSerialization.data(withJSONObject: forged)),
+                                              properties: AMQPProperties(contentType: "application/json")),
+                                  routingKey: "cpis.batch.\(id)")
+        try await Task.sleep(for: .seconds(1))
+        try await rig.start()
+        let output = (process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile()
+        let error = String(decoding: (process.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(error)")
+        #expect(error.contains("SAFETY HAZ-01: the result for line 2 is about another NHS number (*** *** 5919)"), "\(error)")
+        #expect(String(decoding: output, as: UTF8.self).contains("1 results about another child than their row's were NOT written"))
+        // Line 2's row holds its own child's answer.
+        let rows = try String(contentsOf: job.results, encoding: .utf8).split(separator: "\n").dropFirst()
+        let line2 = try #require(rows.first { $0.hasPrefix("2,") })
+        #expect(line2.contains(",9990000018,"), "\(line2)")
+        #expect(try job.outcomes().count == 2)
+        await rig.stop()
+    }
+
     @Test("a row published again (journalled, its confirm never recorded) to a worker that forgot it: asked again, marked possibleRepeat, written once")
     func republishedRowIsMarkedPossibleRepeat() async throws {
         let rig = try await WorkerRig(startWorker: false)
         try await rig.topology.declare(on: rig.epr)
-        let audit = DeliveryInbox()
-        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0, acknowledgement: .automatic),
-                                  handler: audit.handler)
+        let audit = try await rig.accessNotifications()
         let job = try Job(rows: ["9990000018", "9434765919"])
         let asked = rig.simulator.requestCount
         #expect(try job.run(queue: rig.topology.batch, ["--idle-timeout", "1"]).0 == 3)
@@ -218,9 +257,7 @@ struct BatchCommandTests {
     @Test("killed (SIGKILL) every few milliseconds while it publishes, re-run plainly each time: every row answered, each child asked once")
     func killedWhilePublishingLosesNoRow() async throws {
         let rig = try await WorkerRig(maximumInFlight: 8, reservedForTriage: 2)
-        let audit = DeliveryInbox()
-        try await rig.epr.consume(AMQPConsumer(queue: rig.topology.audit, tag: "audit", prefetch: 0, acknowledgement: .automatic),
-                                  handler: audit.handler)
+        let audit = try await rig.accessNotifications()
         let count = 600
         let job = try Job(rows: Self.patients(count, from: 920_000_000))
         let journalURL = URL(fileURLWithPath: job.results.path + ".journal")

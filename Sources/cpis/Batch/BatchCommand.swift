@@ -86,7 +86,7 @@ struct BatchCommand: AsyncParsableCommand {
                 + (sentBefore.isEmpty ? "" : " (\(sentBefore.count) of them published before, again under the same message ids)"))
         }
         let run = BatchRun(store: store, progress: BatchProgress(total: batch.rows.count, alreadyAnswered: alreadyAnswered),
-                           lines: lines)
+                           nhsNumbers: Dictionary(uniqueKeysWithValues: batch.rows.map { ($0.line, $0.nhsNumber.digits) }))
 
         try bootstrapLoggingFromEnvironment(defaultLevel: .warning)
         let configuration = try await broker.configuration(connectionName: "cpis batch \(store.batchID)")
@@ -184,19 +184,23 @@ struct BatchCommand: AsyncParsableCommand {
 private actor BatchRun {
     private let store: BatchResults
     private var progress: BatchProgress
-    private let lines: Set<Int>
+    /// Each row's NHS number, by line: a result is written as a row's answer only if it is about it.
+    private let nhsNumbers: [Int: String]
     private var lastResult = ContinuousClock.now
     /// Results that were not this batch's (the queue is the batch's own: they should not exist).
     private var foreign = 0
+    /// Results about another child than their row's (none should exist: each row's message id is its
+    /// own, and the worker checks every answer): not written, and said as a safety event.
+    private var crossed = 0
     /// Results for rows already answered (publishing is at-least-once; a worker killed between the
     /// broker's confirm and its acknowledgement answers again).
     private var repeated = 0
     private(set) var writeFailure: (any Error)?
 
-    init(store: BatchResults, progress: BatchProgress, lines: Set<Int>) {
+    init(store: BatchResults, progress: BatchProgress, nhsNumbers: [Int: String]) {
         self.store = store
         self.progress = progress
-        self.lines = lines
+        self.nhsNumbers = nhsNumbers
     }
 
     /// Journals rows before they are sent; returns their request ids.
@@ -212,12 +216,20 @@ private actor BatchRun {
     /// Writes a result; false when it could not be written (the run stops, the result stays queued).
     func received(_ delivery: AMQPDelivery) -> Bool {
         guard let result = try? JSONSerialization.jsonObject(with: Data(delivery.message.body)) as? [String: Any],
-              let line = (result["requestId"] as? String).flatMap(store.line(ofRequestID:)), lines.contains(line)
+              let line = (result["requestId"] as? String).flatMap(store.line(ofRequestID:)), let asked = nhsNumbers[line]
         else {
             foreign += 1
             return true
         }
         lastResult = .now
+        // A row and its result meet by message id alone, and a re-run publishes rows again under theirs:
+        // the result must also be about the row's child, or it is not that row's answer.
+        if let number = result["nhsNumber"] as? String, NHSNumber.digits(of: number) != asked {
+            crossed += 1
+            progress.note("SAFETY HAZ-01: the result for line \(line) is about another NHS number "
+                + "(\(NHSNumber.masked(digits: number))): not written; the row waits for its own; report it")
+            return true
+        }
         do {
             if let outcome = try store.record(line: line, result: result, raw: delivery.message.body) {
                 progress.record(outcome)
@@ -252,7 +264,7 @@ private actor BatchRun {
 
     /// The rows without an answer, by line (never by NHS number): "3 rows: lines 2-4, 9".
     private var unansweredLines: String {
-        let missing = lines.subtracting(store.answered).sorted()
+        let missing = nhsNumbers.keys.filter { !store.answered.contains($0) }.sorted()
         var ranges: [ClosedRange<Int>] = []
         for line in missing {
             if let last = ranges.last, last.upperBound == line - 1 {
@@ -280,6 +292,7 @@ private actor BatchRun {
             + (unanswered > 0 ? ", NOT answered yet: \(unansweredLines); run again later with the same file and results "
                 + "file to collect them (if their requests are known to be lost, --resend-unanswered sends them again)" : "")
             + (foreign > 0 ? "; \(foreign) results that were not this batch's were set aside" : "")
+            + (crossed > 0 ? "; \(crossed) results about another child than their row's were NOT written (see SAFETY above)" : "")
             + (repeated > 0 ? "; \(repeated) repeated results (a row answered again) were not written twice" : "")
             + "; results in \(store.url.path)"
     }
